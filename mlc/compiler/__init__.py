@@ -1,0 +1,25 @@
+"""mlc's symbolic compiler, Theano-compatible: ``import mlc.compiler as theano``.
+
+>>> import mlc.compiler as theano
+>>> import mlc.compiler.tensor as T
+>>> x = T.scalar('x'); y = T.scalar('y')
+>>> add = theano.function([x, y], x + y)
+>>> float(add(2, 3))
+5.0
+"""
+from .config import config
+from . import tensor  # noqa: F401
+from .function import Function, In, Out, Param, function
+from .gradient import disconnected_grad, grad, hessian, jacobian, verify_grad
+from .graph import Apply, Constant, Op, Variable, clone_replace
+from .mode import Mode
+from .printing import debugprint, pp
+from .sharedvalue import SharedVariable, shared
+from . import printing  # noqa: F401
+
+clone = clone_replace
+gradient = __import__(__name__ + ".gradient", fromlist=["gradient"])
+
+__all__ = ["config", "function", "shared", "grad", "In", "Out", "Param", "Function", "Mode",
+           "jacobian", "hessian", "verify_grad", "disconnected_grad", "debugprint", "pp",
+           "Variable", "Constant", "Apply", "Op", "SharedVariable", "clone", "tensor", "printing"]

@@ -1,0 +1,1 @@
+"""Code generation: loop IR, C renderer, build cache and compiled thunks."""

@@ -1,0 +1,149 @@
+"""Configuration: defaults < ``~/.mlcrc`` ``[global]`` < ``MLC_FLAGS`` < assignment.
+
+>>> from mlc.compiler import config
+>>> config.floatX
+'float64'
+>>> with config.change(floatX="float32"):
+...     config.floatX
+'float32'
+"""
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configuration key: its default, a doc line, and a converter that validates."""
+
+    default: Any
+    doc: str
+    convert: Callable[[Any], Any]
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        text = str(value)
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        return text
+    convert.choices = choices  # type: ignore[attr-defined]
+    return convert
+
+
+def _device(value: Any) -> str:
+    text = str(value)
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda") and text[4:].isdigit()):
+        return text
+    raise ValueError(f"expected 'cpu', 'cuda' or 'cudaN', got {value!r}")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected a boolean (true/false/1/0), got {value!r}")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an integer, got {value!r}") from None
+
+
+def _str(value: Any) -> str:
+    return str(value)
+
+
+def _path(value: Any) -> str:
+    return os.path.expanduser(str(value))
+
+
+PARAMS: dict[str, Param] = {
+    "floatX": Param("float64", "dtype of float constants and of dtype=None constructors",
+                    _choice("float64", "float32", "float16")),
+    "device": Param("cpu", "where computation runs: cpu, cuda or cudaN", _device),
+    "mode": Param("FAST_RUN", "default compilation mode", _choice("FAST_RUN", "FAST_COMPILE", "DEBUG")),
+    "cache_dir": Param(os.path.join("~", ".cache", "mlc"), "compiled-kernel cache", _path),
+    "cxx": Param("cc", "C compiler; '' disables C code generation", _str),
+    "openmp": Param(True, "use OpenMP for large loops", _bool),
+    "openmp_elemwise_minsize": Param(200_000, "smallest loop run with OpenMP", _int),
+    "optimizer_excluding": Param("", "rewrite passes to skip, separated by ':'", _str),
+    "on_unused_input": Param("raise", "default on_unused_input of function()", _choice("raise", "warn", "ignore")),
+    "compute_test_value": Param("off", "accepted for Theano compatibility; mlc does not use test values",
+                                _choice("off", "ignore", "warn", "raise")),
+}
+
+
+class Config:
+    """The live configuration. Attribute access reads and assignment validates a key."""
+
+    def __init__(self, rc_path: str | None = None, flags: str | None = None) -> None:
+        object.__setattr__(self, "_values", {k: p.default for k, p in PARAMS.items()})
+        rc_path = rc_path if rc_path is not None else os.environ.get("MLCRC", os.path.expanduser("~/.mlcrc"))
+        if rc_path and os.path.exists(rc_path):
+            self._load_rc(rc_path)
+        flags = flags if flags is not None else os.environ.get("MLC_FLAGS", "")
+        self._load_flags(flags, "MLC_FLAGS")
+
+    def _load_rc(self, path: str) -> None:
+        parser = configparser.ConfigParser()
+        parser.optionxform = str  # type: ignore[assignment]  # keys are case-sensitive (floatX)
+        parser.read(path)
+        if parser.has_section("global"):
+            for key, value in parser.items("global"):
+                self._set(key, value, source=f"{path} [global]")
+
+    def _load_flags(self, flags: str, source: str) -> None:
+        for item in filter(None, (s.strip() for s in flags.split(","))):
+            if "=" not in item:
+                raise ValueError(f"{source}: expected key=value, got {item!r}")
+            key, value = item.split("=", 1)
+            self._set(key.strip(), value.strip(), source=source)
+
+    def _set(self, key: str, value: Any, source: str = "assignment") -> None:
+        if key not in PARAMS:
+            raise KeyError(f"unknown config key {key!r} (from {source}); valid keys: {', '.join(sorted(PARAMS))}")
+        try:
+            self._values[key] = PARAMS[key].convert(value)
+        except ValueError as err:
+            raise ValueError(f"bad value for config key {key!r} (from {source}): {err}") from None
+
+    def __getattr__(self, key: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if key in values:
+            return values[key]
+        raise AttributeError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(PARAMS))}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._set(key, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted(PARAMS) + ["change"]
+
+    @contextlib.contextmanager
+    def change(self, **changes: Any) -> Iterator["Config"]:
+        """Set keys for the duration of a ``with`` block, then restore them."""
+        saved = dict(self._values)
+        try:
+            for key, value in changes.items():
+                self._set(key, value)
+            yield self
+        finally:
+            self._values.clear()
+            self._values.update(saved)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k} = {v!r}    # {PARAMS[k].doc}" for k, v in self._values.items())
+
+
+config = Config()

@@ -1,0 +1,68 @@
+"""Compilation modes: which rewrite passes run and which linker executes the graph.
+
+- ``FAST_RUN``: every rewrite pass, compiled C kernels where available.
+- ``FAST_COMPILE``: merge + constant folding only, each node's Python ``perform``.
+- ``DEBUG``: every rewrite, and each compiled node checked against ``perform``, with
+  NaN/Inf reported by the node that produced them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .config import config
+
+
+class Mode:
+    """A linker (``'py'``, ``'c'`` or ``'debug'``) and the rewrite passes to run.
+
+    >>> Mode.get("FAST_RUN").excluding("fusion").excluded
+    ('fusion',)
+    """
+
+    def __init__(self, linker: str = "c", optimizer: str = "fast_run", excluded: tuple = (),
+                 name: str | None = None) -> None:
+        if linker not in ("py", "c", "debug"):
+            raise ValueError(f"unknown linker {linker!r}; valid: 'py', 'c', 'debug'")
+        if optimizer not in ("fast_run", "fast_compile", "none"):
+            raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'fast_run', 'fast_compile', 'none'")
+        self.linker, self.optimizer, self.excluded = linker, optimizer, tuple(excluded)
+        self.name = name or f"Mode({linker}, {optimizer})"
+
+    def excluding(self, *names: str) -> "Mode":
+        """This mode without the named rewrite passes (or rewrites)."""
+        return Mode(self.linker, self.optimizer, self.excluded + names, self.name + f"-{'-'.join(names)}")
+
+    def including(self, *names: str) -> "Mode":
+        """This mode with the named passes put back."""
+        return Mode(self.linker, self.optimizer, tuple(e for e in self.excluded if e not in names), self.name)
+
+    def all_excluded(self) -> tuple:
+        return self.excluded + tuple(filter(None, config.optimizer_excluding.split(":")))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mode) and (self.linker, self.optimizer, self.excluded) == (
+            other.linker, other.optimizer, other.excluded)
+
+    def __hash__(self) -> int:
+        return hash((self.linker, self.optimizer, self.excluded))
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def get(mode: Any = None) -> "Mode":
+        """A ``Mode`` from a name, a Mode, or ``None`` (``config.mode``)."""
+        if isinstance(mode, Mode):
+            return mode
+        name = config.mode if mode is None else mode
+        if name not in PREDEFINED:
+            raise ValueError(f"unknown mode {name!r}; valid: {', '.join(PREDEFINED)} or a Mode object")
+        return PREDEFINED[name]
+
+
+PREDEFINED = {
+    "FAST_RUN": Mode("c", "fast_run", name="FAST_RUN"),
+    "FAST_COMPILE": Mode("py", "fast_compile", name="FAST_COMPILE"),
+    "DEBUG": Mode("debug", "fast_run", name="DEBUG"),
+    "PY": Mode("py", "fast_run", name="PY"),
+}

@@ -1,0 +1,18 @@
+"""The tensor API, Theano style: ``import mlc.compiler.tensor as T``.
+
+>>> import mlc.compiler.tensor as T
+>>> x = T.matrix('x'); y = T.nnet.sigmoid(T.dot(x, x.T)).sum()
+"""
+from . import nnet, shared_randomstreams  # noqa: F401
+from .basic import *  # noqa: F401,F403
+from .basic import (abs_, add, cast, clip, dimshuffle, elemwise_op, floatX, mul, round,  # noqa: F401
+                    tensor)
+from .subtensor import getitem, inc_subtensor, set_subtensor  # noqa: F401
+from .variable import TensorConstant, TensorVariable, as_tensor_variable, constant  # noqa: F401
+from ..gradient import disconnected_grad, grad, hessian, jacobian, verify_grad, zero_grad  # noqa: F401
+from ..sharedvalue import TensorSharedVariable  # noqa: F401
+from ..types import TensorType  # noqa: F401
+
+RandomStreams = shared_randomstreams.RandomStreams
+as_tensor = as_tensor_variable
+sqr = sqr  # noqa: F405  (re-exported for readers of Theano code)
