@@ -38,7 +38,7 @@ def upgrade_to_float(dtype: str) -> str:
     if dtype in FLOAT_DTYPES or dtype.startswith("complex"):
         return dtype
     if dtype in ("bool", "int8", "uint8", "int16", "uint16"):
-        return upcast("float32", config.floatX)
+        return "float32"
     return "float64"
 
 

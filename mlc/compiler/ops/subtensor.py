@@ -97,13 +97,13 @@ def _advanced_ndim(x, idx_list, index_inputs) -> int:
             index.append(slice(None))
         elif entry == "a":
             v = next(it)
-            index.append(np.ones((1,) * v.ndim, dtype=bool) if v.dtype == "bool"
+            index.append(np.ones((2,) * v.ndim, dtype=bool) if v.dtype == "bool"
                          else np.zeros((1,) * v.ndim, dtype=int))
         elif entry == "s":
             next(it)
             index.append(0)
         else:
-            index.append(entry)
+            index.append(None if entry is None else 0)
     return dummy[tuple(index)].ndim
 
 

@@ -3,6 +3,7 @@ and ``dot tensordot outer batched_dot``. Derived functions are built from primit
 need no gradient rules of their own."""
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 from ..ops.blas import BatchedDot, Dot
@@ -149,7 +150,7 @@ def dot(a: Any, b: Any) -> TensorVariable:
         return a * b
     if a.ndim <= 2 and b.ndim <= 2:
         return Dot()(a, b)
-    return tensordot(a, b, [[a.ndim - 1], [max(0, b.ndim - 2)]])
+    return tensordot(a, b, [[a.ndim - 1], [builtins.max(0, b.ndim - 2)]])
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> TensorVariable:
