@@ -1,0 +1,71 @@
+import pickle
+
+import numpy as np
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.fgraph import FunctionGraph, InconsistentGraphError
+from mlc.compiler.graph import clone_replace, graph_inputs, is_same_graph, toposort
+
+
+def test_toposort_orders_dependencies():
+    x = T.dvector("x")
+    y = T.exp(x)
+    z = y + T.log(y)
+    nodes = toposort([z])
+    pos = {n: i for i, n in enumerate(nodes)}
+    for n in nodes:
+        for inp in n.inputs:
+            if inp.owner is not None:
+                assert pos[inp.owner] < pos[n]
+
+
+def test_creation_site_is_recorded():
+    x = T.dvector()
+    y = x * 2
+    filename, line, func = y.owner.tag.trace
+    assert filename.endswith("test_graph.py") and func == "test_creation_site_is_recorded"
+
+
+def test_clone_replace():
+    x, y = T.dvector("x"), T.dvector("y")
+    z = T.exp(x) + 1
+    (w,) = clone_replace([z], {x: y})
+    assert graph_inputs([w])[0] is y or y in graph_inputs([w])
+    assert x not in graph_inputs([w]) and x in graph_inputs([z])
+    f = theano.function([y], w)
+    np.testing.assert_allclose(f(np.zeros(2)), [2, 2])
+
+
+def test_is_same_graph():
+    x = T.dvector()
+    assert is_same_graph(T.exp(x) + 1, T.exp(x) + 1)
+    assert not is_same_graph(T.exp(x) + 1, T.exp(x) + 2)
+
+
+def test_function_graph_replace_and_clients():
+    x = T.dvector("x")
+    y = T.exp(x)
+    z = y * 2
+    fg = FunctionGraph([x], [z])
+    fg.check_integrity()
+    (node,) = [n for n in fg.toposort() if "exp" in str(n.op)]
+    fg.replace(node.outputs[0], T.log(x), reason="test")
+    fg.check_integrity()
+    assert all("exp" not in str(n.op) for n in fg.toposort())
+    assert "exp" in str(z.owner.inputs[0].owner.op)  # the user's graph is untouched
+    try:
+        fg.replace(fg.outputs[0], T.ivector())
+    except InconsistentGraphError as err:
+        assert "types differ" in str(err)
+    else:
+        raise AssertionError("expected a type error")
+
+
+def test_graphs_pickle():
+    x = T.dmatrix("x")
+    w = theano.shared(np.ones((2, 2)), "w")
+    y = T.nnet.softmax(T.dot(x, w))
+    x2, y2 = pickle.loads(pickle.dumps((x, y)))
+    f = theano.function([x2], y2)
+    np.testing.assert_allclose(f(np.ones((1, 2))), [[0.5, 0.5]])
