@@ -7,4 +7,10 @@ __version__ = "0.1.0"
 
 from .compiler import config, function, grad, shared  # noqa: E402
 
-__all__ = ["config", "function", "grad", "shared", "__version__"]
+__all__ = ["config", "function", "grad", "shared", "load_model", "__version__"]
+
+
+def load_model(path):
+    """Rebuild a trained model from an mlc checkpoint for prediction (see ``mlc.train.inference``)."""
+    from .train.inference import load_model as _load
+    return _load(path)

@@ -1,0 +1,218 @@
+"""Command lines: ``mlc-train``, ``mlc-predict`` and ``mlc-eval``.
+
+Errors print one line naming what is wrong (``mlc-train: error: ...``) and exit with 2;
+``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import config as cfgmod
+from .checkpoint import CheckpointError
+from .data import DataError, Scaler, load_dataset, load_features, train_valid_split
+from .trainer import TrainingError
+
+_USER_ERRORS = (DataError, CheckpointError, cfgmod.ConfigError, TrainingError, ValueError, TypeError,
+                FileNotFoundError, KeyError)
+
+
+def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
+         argv: Sequence[str] | None) -> int:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    try:
+        return main(args)
+    except _USER_ERRORS as err:
+        if args.debug:
+            raise
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------------- mlc-train
+
+def build_model(model_cfg: dict, n_in: int, n_out: int, seed: int) -> Any:
+    """The model a ``[model]`` config section describes."""
+    from .. import nn
+    kind = model_cfg["type"]
+    if kind == "MLP":
+        return nn.MLP(n_in, model_cfg["hidden"], n_out, activation=model_cfg["activation"],
+                      dropout=model_cfg["dropout"], W_init=model_cfg["W_init"], seed=seed)
+    if kind == "LogisticRegression":
+        return nn.LogisticRegression(n_in, n_out, seed=seed)
+    raise cfgmod.ConfigError(f"unknown model.type {kind!r}; valid: MLP, LogisticRegression")
+
+
+def build_optimizer(opt_cfg: dict) -> Any:
+    """The optimizer an ``[optimizer]`` section describes (keys it does not take are an error)."""
+    from ..nn import optimizers
+    opt_cfg = dict(opt_cfg)
+    name = opt_cfg.pop("name")
+    lookup = {k.lower(): v for k, v in optimizers.OPTIMIZERS.items()}
+    if name.lower() not in lookup:
+        raise cfgmod.ConfigError(f"unknown optimizer.name {name!r}; valid: {', '.join(optimizers.OPTIMIZERS)}")
+    cls = lookup[name.lower()]
+    accepted = set(inspect.signature(cls).parameters)
+    extra = set(opt_cfg) - accepted
+    if extra:
+        raise cfgmod.ConfigError(f"optimizer {cls.__name__} does not take {', '.join(sorted(extra))}; "
+                                 f"valid: {', '.join(sorted(accepted))}")
+    if opt_cfg.get("clipnorm") == 0:
+        opt_cfg["clipnorm"] = None
+    return cls(**opt_cfg)
+
+
+def prepare_data(data_cfg: dict, seed: int, floatX: str):
+    """Train/valid/test datasets, scaled by a scaler fitted on the training split."""
+    splits = load_dataset(data_cfg["dataset"])
+    train = splits["train"]
+    valid = splits.get("valid")
+    if valid is None:
+        train, valid = train_valid_split(train, data_cfg["valid_fraction"], seed)
+    scaler = Scaler.fit(data_cfg["scale"], train.X)
+    for d in (train, valid, splits.get("test")):
+        if d is not None:
+            d.X = scaler.transform(d.X, floatX)
+    return train, valid, splits.get("test"), scaler
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """``mlc-train CONFIG.toml [--set a.b=v ...] [--out DIR] [--resume DIR]``"""
+    parser = argparse.ArgumentParser(prog="mlc-train", description="Train a model from a TOML config.")
+    parser.add_argument("config", nargs="?", help="the TOML config (optional with --resume)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set train.epochs=5")
+    parser.add_argument("--out", help="run directory (default: runs/<config name>-<time>)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last.h5")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch output")
+    return _run("mlc-train", _train, parser, argv)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .. import compiler
+    from .trainer import Trainer
+    if args.resume:
+        out = Path(args.resume)
+        saved = out / "config.toml"
+        if not saved.exists():
+            raise FileNotFoundError(f"{out} is not a run directory (no config.toml)")
+        user = cfgmod.load(args.config if args.config else saved)
+    elif args.config:
+        user = cfgmod.load(args.config)
+        out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    else:
+        raise cfgmod.ConfigError("give a CONFIG.toml (or --resume DIR)")
+    for assignment in args.set:
+        cfgmod.apply_override(user, assignment)
+    cfg = cfgmod.resolve(user)
+    compiler.config.floatX = cfg["floatX"]
+    train, valid, test, scaler = prepare_data(cfg["data"], cfg["seed"], cfg["floatX"])
+    n_out = cfg["model"]["n_out"] or int(np.max(train.y)) + 1
+    model = build_model(cfg["model"], train.X.shape[1], n_out, cfg["seed"])
+    t = cfg["train"]
+    trainer = Trainer(model, t["loss"], build_optimizer(cfg["optimizer"]), {"l1": t["l1"], "l2": t["l2"]},
+                      t["batch_size"], t["epochs"], t["metrics"],
+                      {"patience": t["patience"], "monitor": t["monitor"] if valid is not None else "loss"},
+                      cfg["lr_schedule"], out, cfg["seed"], t["checkpoint_every_steps"], not args.quiet,
+                      cfg, {**scaler.state()})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(cfgmod.dumps(cfg))
+    if args.resume and (out / "last.h5").exists():
+        trainer.resume(out / "last.h5")
+        print(f"resuming {out} at epoch {trainer.state['epoch'] + 1}, step {trainer.state['step']}", flush=True)
+    trainer.fit(train, valid)
+    results = {"epochs": trainer.state["epoch"], "best_epoch": trainer.state["best_epoch"]}
+    if test is not None:
+        results.update({f"test_{k}": v for k, v in trainer.evaluate(test).items()})
+        print("  ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("test_")), flush=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    _plot_curves(trainer.history, out / "curves.png")
+    print(f"run saved in {out} (last.h5, best.h5, history.csv)", flush=True)
+    return 0
+
+
+def _plot_curves(history: list[dict], path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    keys = [k for k in history[0] if k not in ("epoch", "time", "lr")] if history else []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for k in keys:
+        axes[0 if "loss" in k else 1].plot([h["epoch"] for h in history], [h[k] for h in history], label=k)
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- mlc-predict / mlc-eval
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """``mlc-predict MODEL.h5 INPUT [--out FILE] [--proba]``"""
+    parser = argparse.ArgumentParser(prog="mlc-predict", description="Predict with a saved model.")
+    parser.add_argument("model", help="a checkpoint (best.h5 / last.h5)")
+    parser.add_argument("input", help="features: .npz, .csv, .h5 or an IDX file")
+    parser.add_argument("--out", help="output file: .csv or .npy (default: labels on stdout)")
+    parser.add_argument("--proba", action="store_true", help="write class probabilities instead of labels")
+    return _run("mlc-predict", _predict, parser, argv)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    model = load_model(args.model)
+    X = load_features(args.input)
+    result = model.predict_proba(X) if args.proba else model.predict(X)
+    if args.out is None:
+        np.savetxt(sys.stdout, result, fmt="%.6g" if args.proba else "%d", delimiter=",")
+    elif args.out.endswith(".npy"):
+        np.save(args.out, result)
+    elif args.out.endswith(".csv"):
+        np.savetxt(args.out, result, fmt="%.6g" if args.proba else "%d", delimiter=",")
+    else:
+        raise ValueError(f"--out {args.out}: use a .csv or .npy file name")
+    return 0
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    """``mlc-eval MODEL.h5 DATASET [--split test]``"""
+    parser = argparse.ArgumentParser(prog="mlc-eval", description="Evaluate a saved model on a dataset.")
+    parser.add_argument("model")
+    parser.add_argument("dataset", help="a dataset name (digits, fashion-mnist, mnist) or file")
+    parser.add_argument("--split", default="test", help="which split (default: test)")
+    return _run("mlc-eval", _evaluate, parser, argv)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .inference import load_model
+    model = load_model(args.model)
+    splits = load_dataset(args.dataset)
+    if args.split not in splits:
+        raise DataError(f"dataset {args.dataset!r} has no split {args.split!r}; it has {', '.join(splits)}")
+    data = splits[args.split]
+    if data.y is None:
+        raise DataError(f"{args.dataset} [{args.split}] has no labels to evaluate against")
+    proba = model.predict_proba(data.X)
+    y = np.asarray(data.y).astype("int64")
+    if y.size and (y.min() < 0 or y.max() >= proba.shape[1]):
+        raise DataError(f"{args.dataset} [{args.split}] labels must be in [0, {proba.shape[1]})")
+    nll = float(-np.mean(np.log(np.maximum(proba[np.arange(len(y)), y], 1e-300))))
+    accuracy = float(np.mean(proba.argmax(1) == y))
+    print(f"{args.split}: loss {nll:.4f}  accuracy {accuracy:.4f}  ({len(y)} examples)")
+    return 0

@@ -1,0 +1,115 @@
+"""The training configuration: TOML files, ``--set`` overrides, validation against a schema
+(an unknown key or a wrong type is an error naming the key and the valid ones) and
+writing the resolved configuration back as TOML."""
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 1234,
+    "floatX": "float64",
+    "data": {"dataset": "digits", "valid_fraction": 0.1, "scale": "unit"},
+    "model": {"type": "MLP", "hidden": [100], "activation": "tanh", "dropout": 0.0, "W_init": "glorot_uniform",
+              "n_out": 0},
+    "train": {"epochs": 30, "batch_size": 20, "loss": "negative_log_likelihood", "metrics": ["accuracy"],
+              "l1": 0.0, "l2": 0.0, "patience": 0, "monitor": "val_loss", "checkpoint_every_steps": 0},
+    "optimizer": {"name": "SGD", "lr": 0.01},
+    "lr_schedule": {"name": "constant"},
+}
+# Keys that may be given but have no default (passed on only when set).
+OPTIONAL: dict[str, dict[str, type]] = {
+    "optimizer": {"momentum": float, "nesterov": bool, "clipnorm": float, "rho": float, "epsilon": float,
+                  "beta1": float, "beta2": float},
+    "lr_schedule": {"step_size": int, "gamma": float, "epochs": int, "min_lr": float},
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid."""
+
+
+def load(path: str | Path) -> dict:
+    """Parse a TOML file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+
+
+def apply_override(config: dict, assignment: str) -> None:
+    """Apply ``section.key=value`` (the value is read as a TOML value, else as a string)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects key=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    parts = key.strip().split(".")
+    target = config
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section")
+    target[parts[-1]] = value
+
+
+def _check_type(key: str, value: Any, expected: Any) -> Any:
+    kind = expected if isinstance(expected, type) else type(expected)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, list):
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"config key {key!r} should be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def resolve(user: dict) -> dict:
+    """The user's config over the defaults, validated."""
+    resolved = copy.deepcopy(DEFAULTS)
+    for key, value in user.items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"unknown config key {key!r}; valid: {', '.join(DEFAULTS)}")
+        if isinstance(DEFAULTS[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {key!r} should be a section [{key}]")
+            for sub, v in value.items():
+                full = f"{key}.{sub}"
+                if sub in DEFAULTS[key]:
+                    resolved[key][sub] = _check_type(full, v, DEFAULTS[key][sub])
+                elif sub in OPTIONAL.get(key, {}):
+                    resolved[key][sub] = _check_type(full, v, OPTIONAL[key][sub])
+                else:
+                    valid = list(DEFAULTS[key]) + list(OPTIONAL.get(key, {}))
+                    raise ConfigError(f"unknown config key {full!r}; valid keys in [{key}]: {', '.join(valid)}")
+        else:
+            resolved[key] = _check_type(key, value, DEFAULTS[key])
+    return resolved
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} as TOML")
+
+
+def dumps(config: dict) -> str:
+    """``config`` (scalars, lists and one level of sections) as TOML text."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
+    for section, values in config.items():
+        if isinstance(values, dict):
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,241 @@
+"""``Trainer``: compiles one train function and one evaluation function, runs epochs with a
+progress bar, validates, stops early, follows a learning-rate schedule and checkpoints so
+that a killed run resumes exactly where it stopped.
+
+>>> from mlc import nn
+>>> from mlc.train import Trainer, load_dataset
+>>> data = load_dataset("digits")
+>>> model = nn.MLP(64, [100], 10, seed=0)
+>>> trainer = Trainer(model, "negative_log_likelihood", nn.SGD(0.1), batch_size=20, epochs=2)
+"""
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import compiler as theano
+from ..compiler import tensor as T
+from ..nn import losses as losses_
+from ..nn import metrics as metrics_
+from ..nn import optimizers, regularizers
+from . import schedules
+from .checkpoint import read_checkpoint, restore, save_checkpoint
+from .data import DataError, Dataset
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (for example the loss became NaN)."""
+
+class Trainer:
+    """Fit ``model`` with ``loss`` and ``optimizer``.
+
+    ``regularization``: ``{'l2': 1e-4, 'l1': 0.0}`` or a callable ``model -> expression``.
+    ``early_stopping``: ``{'patience': 10, 'monitor': 'val_loss'}`` (or an int patience).
+    ``lr_schedule``: a name, ``{'name': 'step', 'step_size': 10, 'gamma': 0.5}`` or a callable.
+    ``checkpoint_dir``: where ``last.h5`` (every epoch, and every ``checkpoint_every_steps``
+    steps if > 0), ``best.h5`` and ``history.csv`` go.
+    """
+
+    def __init__(self, model: Any, loss: Any = "categorical_crossentropy", optimizer: Any = None,
+                 regularization: Any = None, batch_size: int = 32, epochs: int = 10,
+                 metrics: Sequence[str] = ("accuracy",), early_stopping: Any = None, lr_schedule: Any = None,
+                 checkpoint_dir: str | Path | None = None, seed: int = 0, checkpoint_every_steps: int = 0,
+                 verbose: bool = True, train_config: dict | None = None, preprocess: dict | None = None) -> None:
+        self.model = model
+        self.loss_fn = losses_.get(loss) if isinstance(loss, str) else loss
+        self.optimizer = optimizer if optimizer is not None else optimizers.SGD(0.01)
+        self.regularization = regularization
+        self.batch_size, self.epochs, self.seed = int(batch_size), int(epochs), int(seed)
+        self.metric_names = list(metrics)
+        self.metric_fns = {m: metrics_.get(m) for m in self.metric_names}
+        if isinstance(early_stopping, int):
+            early_stopping = {"patience": early_stopping}
+        self.early_stopping = dict(early_stopping or {})
+        self.schedule = schedules.get(lr_schedule)
+        self.base_lr = self.optimizer.learning_rate
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.checkpoint_every_steps = int(checkpoint_every_steps)
+        self.verbose = verbose
+        self.train_config, self.preprocess = train_config or {}, preprocess
+        self.history: list[dict] = []
+        self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "loss_sum": 0.0, "seen": 0,
+                      "best": None, "best_epoch": -1, "wait": 0, "stopped": False}
+        self._build()
+
+    # ------------------------------------------------------------------ compile
+    def _penalty(self) -> Any:
+        reg = self.regularization
+        if not reg:
+            return 0
+        if callable(reg):
+            return reg(self.model)
+        unknown = set(reg) - set(regularizers.REGULARIZERS)
+        if unknown:
+            raise ValueError(f"unknown regularization {sorted(unknown)}; valid: {', '.join(regularizers.REGULARIZERS)}")
+        return T.add(*[regularizers.get(name)(self.model, coef) for name, coef in reg.items() if coef]) \
+            if any(reg.values()) else 0
+
+    def _build(self) -> None:
+        floatX = theano.config.floatX
+        self.n_in = getattr(self.model, "n_in", None)
+        self.n_classes = getattr(self.model, "n_out", None)
+        self._X = theano.shared(np.zeros((0, self.n_in or 1), dtype=floatX), name="train_X")
+        self._y = theano.shared(np.zeros((0,), dtype="int64"), name="train_y")
+        x, y, idx = T.matrix("x"), T.lvector("y"), T.lvector("batch")
+        cost = self.loss_fn(self.model(x), y) + self._penalty()
+        updates = self.optimizer.get_updates(cost, self.model.get_params(trainable=True))
+        self._train_fn = theano.function([idx], cost, updates=updates, givens={x: self._X[idx], y: self._y[idx]},
+                                         name="train")
+        out = self.model(x, deterministic=True)
+        outputs = [self.loss_fn(out, y)] + [fn(out, y) for fn in self.metric_fns.values()]
+        self._eval_fn = theano.function([x, y], outputs, name="evaluate")
+        self._predict_fn = theano.function([x], out, name="predict_proba")
+
+    # ------------------------------------------------------------------ checks
+    def check_data(self, data: Dataset, what: str) -> None:
+        """Raise ``DataError`` naming ``what`` if its features or labels do not fit the model."""
+        X = data.X.reshape(len(data.X), -1)
+        if self.n_in is not None and X.shape[1] != self.n_in:
+            raise DataError(f"{what} data has {X.shape[1]} features per example but the model expects {self.n_in}")
+        if data.y is None:
+            raise DataError(f"{what} data has no labels")
+        y = np.asarray(data.y)
+        if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y))):
+            raise DataError(f"{what} labels must be integers, got dtype {y.dtype}")
+        if self.n_classes is not None and y.size:
+            bad = np.flatnonzero((y < 0) | (y >= self.n_classes))
+            if bad.size:
+                raise DataError(f"{what} labels must be in [0, {self.n_classes}): found {y[bad[0]]} "
+                                f"(example {bad[0]})")
+
+    # ------------------------------------------------------------------ run
+    def fit(self, train: Dataset, valid: Dataset | None = None) -> list[dict]:
+        """Train for the remaining epochs; returns the history (one dict per epoch)."""
+        self.check_data(train, "train")
+        if valid is not None:
+            self.check_data(valid, "valid")
+        floatX = theano.config.floatX
+        self._X.set_value(train.X.reshape(len(train.X), -1).astype(floatX), borrow=True)
+        self._y.set_value(np.asarray(train.y).astype("int64"), borrow=True)
+        monitor = self.early_stopping.get("monitor", "val_loss" if valid is not None else "loss")
+        patience = int(self.early_stopping.get("patience", 0))
+        st = self.state
+        while st["epoch"] < self.epochs and not st["stopped"]:
+            epoch = st["epoch"]
+            self.optimizer.learning_rate = self.schedule(epoch, self.base_lr)
+            batches = train.batch_indices(self.batch_size, self.seed, epoch)
+            started = time.perf_counter()
+            bar = self._progress(len(batches), epoch, st["step_in_epoch"])
+            for idx in batches[st["step_in_epoch"]:]:
+                loss = float(self._train_fn(idx))
+                if not math.isfinite(loss):
+                    raise TrainingError(f"the training loss became {loss} at epoch {epoch + 1}, step "
+                                        f"{st['step_in_epoch'] + 1}; lower the learning rate (last checkpoint kept)")
+                st["loss_sum"] += loss * len(idx)
+                st["seen"] += len(idx)
+                st["step"] += 1
+                st["step_in_epoch"] += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{st['loss_sum'] / st['seen']:.4f}", refresh=False)
+                if self.checkpoint_every_steps and st["step"] % self.checkpoint_every_steps == 0:
+                    self._save("last.h5")
+            if bar is not None:
+                bar.close()
+            record = {"epoch": epoch + 1, "lr": self.optimizer.learning_rate,
+                      "loss": st["loss_sum"] / max(st["seen"], 1)}
+            if valid is not None:
+                record.update({f"val_{k}": v for k, v in self.evaluate(valid).items()})
+            record["time"] = round(time.perf_counter() - started, 3)
+            self.history.append(record)
+            improved = self._track(record, monitor, patience)
+            st.update(epoch=epoch + 1, step_in_epoch=0, loss_sum=0.0, seen=0)
+            self._report(record)
+            if self.checkpoint_dir is not None:
+                self._save("last.h5")
+                if improved:
+                    self._save("best.h5")
+                self.write_history(self.checkpoint_dir / "history.csv")
+        return self.history
+
+    def _track(self, record: dict, monitor: str, patience: int) -> bool:
+        if monitor not in record:
+            raise ValueError(f"early stopping monitors {monitor!r}, which is not among {', '.join(record)}")
+        value = record[monitor]
+        better = (lambda a, b: a > b) if monitor.endswith(("accuracy", "top_k_accuracy")) else (lambda a, b: a < b)
+        st = self.state
+        if st["best"] is None or better(value, st["best"]):
+            st.update(best=value, best_epoch=record["epoch"], wait=0)
+            return True
+        st["wait"] += 1
+        if patience and st["wait"] >= patience:
+            st["stopped"] = True
+        return False
+
+    def _progress(self, total: int, epoch: int, done: int) -> Any:
+        if not self.verbose or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+        return tqdm(total=total, initial=done, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False, file=sys.stderr)
+
+    def _report(self, record: dict) -> None:
+        if not self.verbose:
+            return
+        parts = [f"epoch {record['epoch']}/{self.epochs}"]
+        parts += [f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "time", "lr")]
+        parts.append(f"({record['time']:.2f}s)")
+        print("  ".join(parts), flush=True)
+
+    # ------------------------------------------------------------------ eval / predict
+    def evaluate(self, data: Dataset, batch_size: int = 1024) -> dict:
+        """Mean loss and metrics over ``data`` (no regularization term)."""
+        self.check_data(data, getattr(data, "name", "evaluation"))
+        totals = np.zeros(1 + len(self.metric_names))
+        X = data.X.reshape(len(data.X), -1).astype(theano.config.floatX)
+        y = np.asarray(data.y).astype("int64")
+        for i in range(0, len(X), batch_size):
+            values = self._eval_fn(X[i:i + batch_size], y[i:i + batch_size])
+            totals += np.array([float(v) for v in values]) * len(X[i:i + batch_size])
+        totals /= max(len(X), 1)
+        return dict(zip(["loss"] + self.metric_names, totals.tolist()))
+
+    def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities for already-preprocessed features ``X``."""
+        X = np.asarray(X).reshape(len(X), -1).astype(theano.config.floatX)
+        parts = [self._predict_fn(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_classes or 0))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted labels for already-preprocessed features ``X``."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, name: str) -> None:
+        if self.checkpoint_dir is None:
+            return
+        save_checkpoint(self.checkpoint_dir / name, self.model, self.optimizer, dict(self.state), self.history,
+                        self.train_config, self.preprocess)
+
+    def resume(self, path: str | Path) -> None:
+        """Load weights, optimizer, generator and trainer state from a checkpoint (``last.h5``)."""
+        ckpt = read_checkpoint(path)
+        restore(ckpt, self.model, self.optimizer)
+        self.state.update(ckpt.trainer_state)
+        self.history = list(ckpt.history)
+
+    def write_history(self, path: str | Path) -> None:
+        """The history as CSV (one row per epoch)."""
+        if not self.history:
+            return
+        keys = list(dict.fromkeys(k for row in self.history for k in row))
+        tmp = Path(path).with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        tmp.replace(path)
