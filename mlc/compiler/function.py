@@ -289,10 +289,10 @@ def function(inputs: Sequence[Any], outputs: Any = None, mode: Any = None, updat
     update_pairs = _normalize_updates(updates)
     spec = (specs, outputs, update_pairs, mode, name, allow_input_downcast)
 
+    _collect_default_updates(out_list, update_pairs, no_default_updates)
     graph = _apply_givens(out_list + [u for _, u in update_pairs], givens)
     out_list, update_pairs = graph[:len(out_list)], [(v, u) for (v, _), u in
                                                       zip(update_pairs, graph[len(out_list):])]
-    _collect_default_updates(out_list, update_pairs, no_default_updates)
     _check_inputs(specs, out_list + [u for _, u in update_pairs], on_unused_input)
     return Function(specs, out_list, kind, update_pairs, Mode.get(mode), name, allow_input_downcast, spec)
 

@@ -36,6 +36,9 @@ def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `mlc-predict ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
