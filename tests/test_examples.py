@@ -83,3 +83,15 @@ def test_logistic_regression_float32():
         train = theano.function([X, y], cost, updates=[(w, w - 0.1 * T.grad(cost, w))], allow_input_downcast=True)
         assert train(X_AND, Y_AND).dtype == np.float32
         assert w.get_value().dtype == np.float32
+
+
+def test_training_examples_run(tmp_path):
+    for script in ("train_digits.py", "train_digits_symbolic.py"):
+        out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+    assert "test error" in out.stdout
+    pred = subprocess.run([sys.executable, str(EXAMPLES / "predict_saved_model.py"),
+                           str(tmp_path / "runs" / "example-digits" / "best.h5")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert pred.returncode == 0, pred.stderr
+    assert float(pred.stdout.split("accuracy:")[1]) >= 0.95

@@ -219,3 +219,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     accuracy = float(np.mean(proba.argmax(1) == y))
     print(f"{args.split}: loss {nll:.4f}  accuracy {accuracy:.4f}  ({len(y)} examples)")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(train_main())
