@@ -139,8 +139,12 @@ class FunctionGraph:
 
     # -------------------------------------------------------------- queries
     def toposort(self) -> list[Apply]:
-        """The nodes in an order where each comes after the nodes it reads from."""
-        return toposort(self.outputs, stop=self.inputs)
+        """The nodes in an order where each comes after the nodes it reads from, and a node
+        that overwrites an input after every other reader of that buffer (see ``destroy_order``)."""
+        order = toposort(self.outputs, stop=self.inputs)
+        if not any(getattr(n.op, "destroy_map", None) for n in order):
+            return order
+        return destroy_order(order, self.clients)
 
     def check_integrity(self) -> None:
         """Verify the client lists against the graph (for tests)."""
@@ -154,6 +158,59 @@ class FunctionGraph:
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(map(str, self.outputs))})"
+
+
+def _aliases(var: Variable, clients: dict) -> list[Variable]:
+    """``var`` and every view of it (through ops' ``view_map``), transitively."""
+    result, stack = [], [var]
+    while stack:
+        v = stack.pop()
+        result.append(v)
+        for node, i in clients.get(v, []):
+            if node == "output":
+                continue
+            for o, ins in getattr(node.op, "view_map", {}).items():
+                if i in ins:
+                    stack.append(node.outputs[o])
+    return result
+
+
+def destroy_order(order: list[Apply], clients: dict) -> list[Apply]:
+    """Reorder ``order`` so each destroying node runs after all other readers of the buffer it
+    overwrites; nodes overwriting ownerless storage (shared variables) run as late as possible."""
+    before: dict[Apply, set[Apply]] = {n: {i.owner for i in n.inputs if i.owner is not None} for n in order}
+    late = set()
+    for node in order:
+        for o, ins in getattr(node.op, "destroy_map", {}).items():
+            for i in ins:
+                var = node.inputs[i]
+                if var.owner is None:
+                    late.add(node)
+                for alias in _aliases(var, clients):
+                    for reader, _ in clients.get(alias, []):
+                        if reader != "output" and reader is not node:
+                            before[node].add(reader)
+    nodes = set(order)
+    pending = {n: len([p for p in before[n] if p in nodes]) for n in order}
+    users: dict[Apply, list[Apply]] = {n: [] for n in order}
+    for n in order:
+        for p in before[n]:
+            if p in nodes:
+                users[p].append(n)
+    ready = [n for n in order if pending[n] == 0]
+    result = []
+    position = {n: k for k, n in enumerate(order)}
+    while ready:
+        ready.sort(key=lambda n: (n in late, position[n]))
+        node = ready.pop(0)
+        result.append(node)
+        for u in users[node]:
+            pending[u] -= 1
+            if pending[u] == 0:
+                ready.append(u)
+    if len(result) != len(order):
+        raise InconsistentGraphError("in-place operations form a cycle of reads and overwrites")
+    return result
 
 
 def _depends_on(var: Variable, target: Variable) -> bool:

@@ -152,6 +152,7 @@ class FunctionMaker:
                 shared.append(var)
         self.shared = shared
         self.fgraph = FunctionGraph(input_vars + shared, outputs + [u for _, u in updates])
+        self.fgraph.update_targets = {len(outputs) + k: var for k, (var, _) in enumerate(updates)}
         from . import linker
         linker.rewrite(self.fgraph, mode)
         self.vm, self.input_cells, self.output_cells = linker.link(self.fgraph, mode, len(input_vars))
@@ -210,7 +211,7 @@ class Function:
         outputs = [_private(r, protected) for r in results[:n]]
         # Every update is computed before any is applied: a failure above changes nothing.
         for var, value in zip(self.updated_shared, results[n:]):
-            var.container[0] = _private(value, protected)
+            var.container[0] = value if value is var.container[0] else _private(value, protected)
         return self._pack(outputs)
 
     def _pack(self, outputs: list) -> Any:

@@ -88,3 +88,56 @@ class BatchedDot(Op):
         gx = T.batched_dot(gz, T.dimshuffle(y, (0, 2, 1)))
         gy = T.batched_dot(T.dimshuffle(x, (0, 2, 1)), gz)
         return [_like(gx, x), _like(gy, y)]
+
+
+class Gemm(Op):
+    """``beta * z + alpha * dot(x, y)`` for matrices (``z`` may broadcast); with
+    ``inplace``, the result is written into ``z``'s buffer (BLAS's ``C = a A B + b C``)."""
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def __str__(self) -> str:
+        return "Gemm{inplace}" if self.inplace else "Gemm"
+
+    def make_node(self, z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> Apply:
+        T = _T()
+        z, x, y = (T.as_tensor_variable(v) for v in (z, x, y))
+        if not (z.ndim == x.ndim == y.ndim == 2):
+            raise TypeError(f"Gemm takes matrices, got {z.ndim}-d, {x.ndim}-d, {y.ndim}-d")
+        dtype = upcast(z.dtype, x.dtype, y.dtype)
+        alpha, beta = (T.cast(T.as_tensor_variable(v), dtype) for v in (alpha, beta))
+        if alpha.ndim or beta.ndim:
+            raise TypeError("Gemm: alpha and beta must be scalars")
+        bcast = (z.broadcastable[0] and x.broadcastable[0], z.broadcastable[1] and y.broadcastable[1])
+        return Apply(self, [T.cast(z, dtype), alpha, x, y, beta], [TensorType(dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        z, alpha, x, y, beta = inputs
+        if x.shape[1] != y.shape[0]:
+            raise ValueError(f"Gemm: shapes {x.shape} and {y.shape} are not aligned")
+        product = np.dot(x, y)
+        if z.shape != product.shape and np.broadcast_shapes(z.shape, product.shape) != product.shape:
+            raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {product.shape}")
+        if self.inplace and z.shape == product.shape:
+            z *= beta
+            z += alpha * product
+            output_storage[0][0] = z
+        else:
+            output_storage[0][0] = np.asarray(beta * z + alpha * product, dtype=node.outputs[0].dtype)
+
+    def infer_shape(self, node, input_shapes):
+        return [(input_shapes[2][0], input_shapes[3][1])]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from ..gradient import grad
+        z, alpha, x, y, beta = inputs
+        T = _T()
+        expr = beta * z + alpha * T.dot(x, y)
+        return grad(None, list(inputs), known_grads={expr: output_grads[0]}, disconnected_inputs="ignore")
+
+    def grad(self, inputs, output_grads):
+        return self.L_op(inputs, None, output_grads)

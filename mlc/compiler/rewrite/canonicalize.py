@@ -1,0 +1,160 @@
+"""Canonicalization: algebraic simplification into one normal form.
+
+``x*1``, ``x+0``, ``x-0``, ``x-x``, ``--x``, ``x/x``, ``x/1``, ``exp(log x)``, ``log(exp x)``,
+n-ary add/mul flattening, constants collected into one, sums of sums (and max of max, ...),
+dimshuffle of dimshuffle (so transpose of transpose), useless dimshuffles and
+rebroadcasts, and shape entries known from the type.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Constant
+from ..ops.elemwise import DimShuffle
+from ..ops.reduce import Reduce
+from ..ops.shape import Rebroadcast, Shape
+from ..ops.subtensor import Subtensor
+from ..tensor import basic as T
+from ..tensor.variable import TensorConstant
+from .engine import WalkingPass, node_rewriter
+from .patterns import is_constant_value, producer, single_client
+
+
+@node_rewriter(["add", "mul"])
+def flatten_add_mul(fgraph, node):
+    name = node.op.scalar_op.name
+    new_inputs, changed = [], False
+    for inp in node.inputs:
+        inner = producer(inp, name)
+        if inner is not None and single_client(fgraph, inp) and inp.dtype == node.outputs[0].dtype:
+            new_inputs.extend(inner.inputs)
+            changed = True
+        else:
+            new_inputs.append(inp)
+    return [node.op(*new_inputs)] if changed else None
+
+
+@node_rewriter(["add", "mul"])
+def collect_constants(fgraph, node):
+    consts = [i for i in node.inputs if isinstance(i, Constant)]
+    if len(consts) < 2:
+        return None
+    ufunc = np.add if node.op.scalar_op.name == "add" else np.multiply
+    value = consts[0].data
+    for c in consts[1:]:
+        value = ufunc(value, c.data)
+    value = np.asarray(value, dtype=node.outputs[0].dtype)
+    merged = TensorConstant(T.TensorType(value.dtype, tuple(s == 1 for s in value.shape)), value)
+    rest = [i for i in node.inputs if not isinstance(i, Constant)]
+    return [node.op(*rest, merged) if rest else merged]
+
+
+@node_rewriter(["add", "mul"])
+def identity_elements(fgraph, node):
+    neutral = 0 if node.op.scalar_op.name == "add" else 1
+    keep = [i for i in node.inputs if not is_constant_value(i, neutral)]
+    if len(keep) == len(node.inputs):
+        return None
+    if not keep:
+        return [T.second(node.inputs[0], T.constant(neutral, dtype=node.outputs[0].dtype))]
+    out = keep[0] if len(keep) == 1 else node.op(*keep)
+    if out.broadcastable != node.outputs[0].broadcastable:
+        return None  # the constant set the output shape; keep it
+    return [out]
+
+
+@node_rewriter(["sub"])
+def sub_rules(fgraph, node):
+    x, y = node.inputs
+    if x is y:
+        return [T.zeros_like(x)]
+    if is_constant_value(y, 0) and x.broadcastable == node.outputs[0].broadcastable:
+        return [x]
+    return None
+
+
+@node_rewriter(["neg"])
+def neg_neg(fgraph, node):
+    inner = producer(node.inputs[0], "neg")
+    return [inner.inputs[0]] if inner is not None else None
+
+
+@node_rewriter(["true_div"])
+def div_rules(fgraph, node):
+    x, y = node.inputs
+    if x is y:
+        return [T.ones_like(x)]
+    if is_constant_value(y, 1) and x.broadcastable == node.outputs[0].broadcastable:
+        return [x]
+    return None
+
+
+@node_rewriter(["exp", "log"])
+def exp_log(fgraph, node):
+    inverse = "log" if node.op.scalar_op.name == "exp" else "exp"
+    inner = producer(node.inputs[0], inverse)
+    if inner is not None and inner.inputs[0].dtype == node.outputs[0].dtype:
+        return [inner.inputs[0]]
+    return None
+
+
+@node_rewriter([Reduce])
+def reduce_of_reduce(fgraph, node):
+    inner = node.inputs[0].owner
+    if inner is None or not isinstance(inner.op, Reduce) or inner.op.name != node.op.name:
+        return None
+    if not single_client(fgraph, node.inputs[0]) or inner.op.dtype != node.op.dtype:
+        return None
+    x = inner.inputs[0]
+    remaining = [d for d in range(x.ndim) if d not in inner.op.axis]
+    axes = sorted(set(inner.op.axis) | {remaining[a] for a in node.op.axis})
+    return [Reduce(node.op.name, axes, node.op.dtype)(x)]
+
+
+@node_rewriter([DimShuffle])
+def dimshuffle_rules(fgraph, node):
+    x = node.inputs[0]
+    order = node.op.new_order
+    if order == tuple(range(x.ndim)):
+        return [x]
+    inner = x.owner
+    if inner is not None and isinstance(inner.op, DimShuffle):
+        composed = tuple("x" if d == "x" else inner.op.new_order[d] for d in order)
+        base = inner.inputs[0]
+        if composed == tuple(range(base.ndim)):
+            return [base]
+        return [DimShuffle(base.broadcastable, composed)(base)]
+    if isinstance(x, Constant):
+        return [TensorConstant(node.outputs[0].type, np.asarray(
+            x.data.transpose(node.op.shuffle + node.op.drop).reshape(
+                [1 if d == "x" else x.data.shape[d] for d in order])))]
+    return None
+
+
+@node_rewriter([Rebroadcast])
+def useless_rebroadcast(fgraph, node):
+    x = node.inputs[0]
+    return [x] if x.broadcastable == node.op.broadcastable else None
+
+
+@node_rewriter([Subtensor])
+def known_shape_entry(fgraph, node):
+    vec = node.inputs[0]
+    if vec.owner is None or not isinstance(vec.owner.op, Shape) or len(node.op.idx_list) != 1:
+        return None
+    (entry,) = node.op.idx_list
+    x = vec.owner.inputs[0]
+    if isinstance(entry, int) and -x.ndim <= entry < x.ndim and x.broadcastable[entry]:
+        return [T.constant(1, dtype="int64")]
+    return None
+
+
+@node_rewriter(["identity"])
+def useless_identity(fgraph, node):
+    return [node.inputs[0]]
+
+
+
+CANONICALIZE = WalkingPass("canonicalize", [
+    flatten_add_mul, collect_constants, identity_elements, sub_rules, neg_neg, div_rules, exp_log,
+    reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, known_shape_entry, useless_identity])

@@ -1,0 +1,124 @@
+"""The rewrite engine: node rewriters (functions of one node that return replacements),
+grouped into passes that walk the graph until nothing changes.
+
+A node rewriter is registered with the op types (or scalar-op names) it tracks:
+
+    @node_rewriter([Elemwise], name="neg_neg")
+    def neg_neg(fgraph, node):
+        ...
+        return [replacement]   # one per output, or None for "no change"
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from ..fgraph import FunctionGraph, InconsistentGraphError
+from ..graph import Apply, Variable, toposort
+
+
+class NodeRewriter:
+    """A named function ``(fgraph, node) -> list | dict | None`` applied to tracked nodes."""
+
+    def __init__(self, fn: Callable, tracks: Sequence[Any], name: str) -> None:
+        self.fn, self.tracks, self.name = fn, tuple(tracks), name
+
+    def applies_to(self, node: Apply) -> bool:
+        if not self.tracks:
+            return True
+        for t in self.tracks:
+            if isinstance(t, str):
+                scalar = getattr(node.op, "scalar_op", None)
+                if scalar is not None and scalar.name == t:
+                    return True
+            elif isinstance(node.op, t):
+                return True
+        return False
+
+    def __call__(self, fgraph: FunctionGraph, node: Apply) -> Any:
+        return self.fn(fgraph, node)
+
+    def __repr__(self) -> str:
+        return f"NodeRewriter({self.name})"
+
+
+def node_rewriter(tracks: Sequence[Any], name: str | None = None) -> Callable[[Callable], NodeRewriter]:
+    """Decorator making a ``NodeRewriter`` that tracks op classes or scalar-op names."""
+    def wrap(fn: Callable) -> NodeRewriter:
+        return NodeRewriter(fn, tracks, name or fn.__name__)
+    return wrap
+
+
+def fit_type(new: Variable, old: Variable) -> Variable | None:
+    """``new`` adjusted (cast / re-broadcast) to ``old``'s type, or None if it cannot be."""
+    from ..tensor import basic as T
+    if new.type == old.type:
+        return new
+    if getattr(new.type, "ndim", None) != getattr(old.type, "ndim", None):
+        return None
+    if new.dtype != old.dtype:
+        new = T.cast(new, old.dtype)
+    if new.broadcastable != old.broadcastable:
+        new = T.patternbroadcast(new, old.broadcastable)
+    return new
+
+
+def apply_replacements(fgraph: FunctionGraph, node: Apply, result: Any, reason: str) -> bool:
+    """Replace ``node``'s outputs by ``result``; new nodes inherit ``node``'s creation site."""
+    if result is None or result is False:
+        return False
+    pairs = list(result.items()) if isinstance(result, dict) else list(zip(node.outputs, result))
+    fitted = []
+    for old, new in pairs:
+        if new is None or new is old:
+            continue
+        adjusted = fit_type(new, old)
+        if adjusted is None:
+            return False
+        fitted.append((old, adjusted))
+    if not fitted:
+        return False
+    trace = node.tag.trace
+    for _, new in fitted:
+        for n in toposort([new], stop=list(fgraph.variables)):
+            if n not in fgraph.apply_nodes:
+                n.tag.trace = trace
+    try:
+        for old, new in fitted:
+            fgraph.replace(old, new, reason=reason)
+    except InconsistentGraphError:
+        return False
+    return True
+
+
+class WalkingPass:
+    """Apply ``rewriters`` to every node, repeatedly, until the graph stops changing."""
+
+    def __init__(self, name: str, rewriters: Iterable[NodeRewriter], max_rounds: int = 50) -> None:
+        self.name, self.rewriters, self.max_rounds = name, list(rewriters), max_rounds
+
+    def __call__(self, fgraph: FunctionGraph, excluded: set[str] = frozenset()) -> int:
+        rewriters = [r for r in self.rewriters if r.name not in excluded]
+        total = 0
+        for _ in range(self.max_rounds):
+            changed = 0
+            for node in fgraph.toposort():
+                if node not in fgraph.apply_nodes:
+                    continue
+                for rw in rewriters:
+                    if rw.applies_to(node) and apply_replacements(fgraph, node, rw(fgraph, node), rw.name):
+                        changed += 1
+                        break
+            total += changed
+            if not changed:
+                break
+        return total
+
+
+class GraphPass:
+    """A pass written as one function of the whole graph."""
+
+    def __init__(self, name: str, fn: Callable[[FunctionGraph], int]) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, fgraph: FunctionGraph, excluded: set[str] = frozenset()) -> int:
+        return self.fn(fgraph)

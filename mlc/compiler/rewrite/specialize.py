@@ -1,0 +1,91 @@
+"""Specialization: cheaper forms of general ops.
+
+``x**2`` → ``sqr``, ``x**0.5`` → ``sqrt``, ``x**1`` → ``x``, ``x**-1`` → ``reciprocal``;
+linear combinations containing a matrix product (``dot(x, W) + b``,
+``W - lr * dot(a, b)``, ``W - lr * (dot(a, b) + c * W)``) → one ``Gemm``.
+"""
+from __future__ import annotations
+
+from ..ops.blas import Dot, Gemm
+from ..tensor import basic as T
+from .engine import WalkingPass, node_rewriter
+from .patterns import producer, scalar_constant, single_client
+
+
+@node_rewriter(["pow"])
+def pow_specialize(fgraph, node):
+    x, y = node.inputs
+    exponent = scalar_constant(y)
+    if exponent is None or x.broadcastable != node.outputs[0].broadcastable:
+        return None
+    if exponent == 2:
+        return [T.sqr(x)]
+    if exponent == 0.5:
+        return [T.sqrt(x)]
+    if exponent == 1:
+        return [x]
+    if exponent == -1:
+        return [T.reciprocal(x)]
+    return None
+
+
+def _is_scalar_like(v) -> bool:
+    return all(v.broadcastable)
+
+
+def _terms(fgraph, var, coef: list, top: bool) -> list[tuple[list, object]]:
+    """``var`` as a sum of ``(scalar factors, term)``, looking through single-client add,
+    sub, neg and multiplication by scalars."""
+    node = var.owner
+    if node is not None and (top or single_client(fgraph, var)):
+        if producer(var, "add"):
+            return [t for inp in node.inputs for t in _terms(fgraph, inp, coef, False)]
+        if producer(var, "sub"):
+            return _terms(fgraph, node.inputs[0], coef, False) + _terms(fgraph, node.inputs[1], coef + [-1.0], False)
+        if producer(var, "neg"):
+            return _terms(fgraph, node.inputs[0], coef + [-1.0], False)
+        if producer(var, "mul"):
+            big = [i for i in node.inputs if not _is_scalar_like(i)]
+            if len(big) == 1:
+                scalars = [i for i in node.inputs if _is_scalar_like(i)]
+                return _terms(fgraph, big[0], coef + scalars, False)
+    return [(coef, var)]
+
+
+def _scale(coef: list, dtype: str):
+    """The product of ``coef`` as a 0-d scalar (None when it is 1)."""
+    factors = [T.dimshuffle(c, []) if not isinstance(c, float) and c.ndim else c for c in coef]
+    if not factors:
+        return None
+    out = factors[0] if len(factors) == 1 else T.mul(*factors)
+    return T.cast(T.as_tensor_variable(out), dtype)
+
+
+@node_rewriter(["add", "sub"])
+def gemm_from_linear_combination(fgraph, node):
+    out = node.outputs[0]
+    if out.ndim != 2:
+        return None
+    terms = _terms(fgraph, out, [], True)
+    for k, (coef, term) in enumerate(terms):
+        d = term.owner
+        if (d is None or not isinstance(d.op, Dot) or term.ndim != 2 or not single_client(fgraph, term)
+                or d.inputs[0].ndim != 2 or d.inputs[1].ndim != 2):
+            continue
+        rest = [(c, t) for j, (c, t) in enumerate(terms) if j != k]
+        if not rest:
+            return None
+        parts = []
+        for c, t in rest:
+            s = _scale(c, out.dtype)
+            parts.append(t if s is None else s * t)
+        z = parts[0] if len(parts) == 1 else T.add(*parts)
+        if z.ndim != 2:
+            return None
+        alpha = _scale(coef, out.dtype)
+        alpha = T.constant(1.0, dtype=out.dtype) if alpha is None else alpha
+        return [Gemm()(z, alpha, d.inputs[0], d.inputs[1], T.constant(1.0, dtype=out.dtype))]
+    return None
+
+
+SPECIALIZE = WalkingPass("specialize", [pow_specialize, gemm_from_linear_combination])
