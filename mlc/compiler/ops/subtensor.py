@@ -165,6 +165,12 @@ class AdvancedSubtensor(_IndexOp):
         x = _T().as_tensor_variable(x)
         return Apply(self, [x, *index_inputs], [self.out_type(x, index_inputs)()])
 
+    def infer_shape(self, node, input_shapes):
+        x, *index_inputs = node.inputs
+        if not all(e == "a" for e in self.idx_list) or any(v.ndim != 1 or v.dtype == "bool" for v in index_inputs):
+            raise NotImplementedError("shape of general advanced indexing")
+        return [(input_shapes[1][0],) + tuple(input_shapes[0][len(index_inputs):])]
+
     def perform(self, node, inputs, output_storage):
         x, *values = inputs
         try:

@@ -138,15 +138,31 @@ def useless_rebroadcast(fgraph, node):
 
 
 @node_rewriter([Subtensor])
-def known_shape_entry(fgraph, node):
+def shape_entry(fgraph, node):
+    """``x.shape[i]``: 1 when the type says so, else read off the inputs of the node making
+    ``x`` (its ``infer_shape``), so intermediate results need not exist to know their size."""
     vec = node.inputs[0]
     if vec.owner is None or not isinstance(vec.owner.op, Shape) or len(node.op.idx_list) != 1:
         return None
     (entry,) = node.op.idx_list
     x = vec.owner.inputs[0]
-    if isinstance(entry, int) and -x.ndim <= entry < x.ndim and x.broadcastable[entry]:
+    if not isinstance(entry, int) or not -x.ndim <= entry < x.ndim:
+        return None
+    if x.broadcastable[entry]:
         return [T.constant(1, dtype="int64")]
-    return None
+    producer_node = x.owner
+    if producer_node is None:
+        return None
+    input_shapes = [tuple(T.shape(i)[d] for d in range(i.ndim)) if hasattr(i.type, "ndim") else None
+                    for i in producer_node.inputs]
+    try:
+        shapes = producer_node.op.infer_shape(producer_node, input_shapes)
+    except (NotImplementedError, AttributeError, TypeError, IndexError):
+        return None
+    size = shapes[x.index][entry] if shapes[x.index] is not None else None
+    if size is None:
+        return None
+    return [T.cast(T.as_tensor_variable(size), "int64")]
 
 
 @node_rewriter(["identity"])
@@ -157,4 +173,5 @@ def useless_identity(fgraph, node):
 
 CANONICALIZE = WalkingPass("canonicalize", [
     flatten_add_mul, collect_constants, identity_elements, sub_rules, neg_neg, div_rules, exp_log,
-    reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, known_shape_entry, useless_identity])
+    reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, useless_identity])
+SHAPES = WalkingPass("shapes", [shape_entry])

@@ -1,6 +1,6 @@
 """The pass order (DESIGN.md §3.4). Each entry: name, the optimizer levels running it, the pass.
 
-merge → constant_folding → merge → canonicalize → stabilize → canonicalize → specialize →
+merge → constant_folding → merge → canonicalize → stabilize → canonicalize → shapes → specialize →
 merge → fusion → inplace → dead_code
 
 ``FAST_COMPILE`` runs merge and constant folding; ``FAST_RUN`` and ``DEBUG`` run all. A pass
@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..fgraph import FunctionGraph
 from ..mode import Mode
 from .basic import constant_folding, dead_code, merge
-from .canonicalize import CANONICALIZE
+from .canonicalize import CANONICALIZE, SHAPES
 from .engine import GraphPass
 from .fusion import fusion
 from .inplace import inplace
@@ -30,6 +30,7 @@ PASSES: list[tuple[str, tuple, object]] = [
     ("merge", FULL, GraphPass("merge", merge)),
     ("stabilize", FULL, STABILIZE),
     ("canonicalize", FULL, CANONICALIZE),
+    ("shapes", FULL, SHAPES),
     ("specialize", FULL, SPECIALIZE),
     ("merge", FULL, GraphPass("merge", merge)),
     ("fusion", FULL, GraphPass("fusion", fusion)),

@@ -103,8 +103,9 @@ def _is_zeros(var) -> bool:
     return var.owner is not None and isinstance(var.owner.op, Alloc) and is_constant_value(var.owner.inputs[0], 0)
 
 
-def _is_row_range(r, rows_of) -> bool:
-    """``r`` is ``arange(n)`` where ``n`` is the length of one of ``rows_of``."""
+def _is_row_range(r, z) -> bool:
+    """``r`` is ``arange(n)`` where ``n`` is the number of rows of ``z`` (read off ``z``,
+    its softmax/log-softmax, or the labels, whose lengths the op checks at run time)."""
     node = r.owner
     if node is None or not isinstance(node.op, ARange):
         return False
@@ -115,7 +116,12 @@ def _is_row_range(r, rows_of) -> bool:
     if sub is None or not isinstance(sub.op, Subtensor) or sub.op.idx_list != (0,):
         return False
     shape = sub.inputs[0].owner
-    return shape is not None and isinstance(shape.op, Shape) and any(shape.inputs[0] is v for v in rows_of)
+    if shape is None or not isinstance(shape.op, Shape):
+        return False
+    v = shape.inputs[0]
+    if v is z or (v.ndim == 1 and v.dtype.startswith(("int", "uint"))):
+        return True
+    return v.owner is not None and isinstance(v.owner.op, (Softmax, LogSoftmax)) and v.owner.inputs[0] is z
 
 
 def _labels_pattern(var):
@@ -127,7 +133,7 @@ def _labels_pattern(var):
     if ls.owner is None or not isinstance(ls.owner.op, LogSoftmax) or ls.ndim != 2 or ls.owner.op.axis != 1:
         return None
     z = ls.owner.inputs[0]
-    if y.ndim != 1 or not y.dtype.startswith(("int", "uint")) or not _is_row_range(r, (y, z, ls)):
+    if y.ndim != 1 or not y.dtype.startswith(("int", "uint")) or not _is_row_range(r, z):
         return None
     return z, y
 
@@ -149,7 +155,7 @@ def crossentropy_1hot_grad(fgraph, node):
         return None
     zeros, value, r, y = inc.inputs
     z = ls.owner.inputs[0]
-    if not _is_zeros(zeros) or value.ndim != 1 or y.ndim != 1 or not _is_row_range(r, (y, z, ls)):
+    if not _is_zeros(zeros) or value.ndim != 1 or y.ndim != 1 or not _is_row_range(r, z):
         return None
     _, sm = SoftmaxCrossentropy1Hot()(z, y)
     return [SoftmaxCrossentropy1HotGrad()(-value, sm, y)]
