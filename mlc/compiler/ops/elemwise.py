@@ -127,10 +127,12 @@ class Elemwise(Op):
         if self.inplace_pattern:
             target = inputs[self.inplace_pattern[0][1]]
             target[...] = result
-            result = target
-        output_storage[0][0] = np.asarray(result, dtype=out_type.dtype)
-        if not output_storage[0][0].flags.writeable or output_storage[0][0] is inputs[0]:
-            output_storage[0][0] = output_storage[0][0].copy()
+            output_storage[0][0] = target
+            return
+        result = np.asarray(result, dtype=out_type.dtype)
+        if not result.flags.writeable or any(result is x for x in inputs):
+            result = result.copy()  # an output never aliases an input unless view_map says so
+        output_storage[0][0] = result
 
     def infer_shape(self, node, input_shapes):
         out_shape = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Constant
-from ..ops.elemwise import DimShuffle
+from ..ops.elemwise import DimShuffle, Elemwise
 from ..ops.reduce import Reduce
 from ..ops.shape import Rebroadcast, Shape
 from ..ops.subtensor import Subtensor
@@ -61,6 +61,47 @@ def identity_elements(fgraph, node):
     if out.broadcastable != node.outputs[0].broadcastable:
         return None  # the constant set the output shape; keep it
     return [out]
+
+
+@node_rewriter(["add"])
+def add_repeated(fgraph, node):
+    """``x + x`` → ``2 * x``."""
+    inputs = list(node.inputs)
+    for k, v in enumerate(inputs):
+        count = sum(1 for w in inputs if w is v)
+        if count > 1:
+            rest = [w for w in inputs if w is not v]
+            scaled = T.mul(T.constant(count, dtype=v.dtype), v)
+            return [T.add(scaled, *rest) if rest else scaled]
+    return None
+
+
+def _covers(inputs, out) -> bool:
+    """Together, ``inputs`` are non-broadcastable wherever ``out`` is (so they fix its shape)."""
+    return all(b or any(not i.broadcastable[d] for i in inputs) for d, b in enumerate(out.broadcastable))
+
+
+@node_rewriter([Elemwise])
+def useless_fill(fgraph, node):
+    """``second(a, v)`` only broadcasts ``v`` to ``a``'s shape. Elemwise checks that
+    non-broadcastable dims agree, so where other inputs (or ``v`` itself) already fix the
+    shape, the fill is not needed."""
+    out = node.outputs[0]
+    if producer(out, "second"):
+        a, v = node.inputs
+        return [v] if v.broadcastable == out.broadcastable and v.dtype == out.dtype else None
+    if node.op.inplace_pattern:
+        return None
+    for k, inp in enumerate(node.inputs):
+        fill = producer(inp, "second")
+        if fill is None or fill.outputs[0].dtype != fill.inputs[1].dtype:
+            continue
+        others = [i for j, i in enumerate(node.inputs) if j != k] + [fill.inputs[1]]
+        if _covers(others, out):
+            new_inputs = list(node.inputs)
+            new_inputs[k] = fill.inputs[1]
+            return [node.op(*new_inputs)]
+    return None
 
 
 @node_rewriter(["sub"])
@@ -172,6 +213,6 @@ def useless_identity(fgraph, node):
 
 
 CANONICALIZE = WalkingPass("canonicalize", [
-    flatten_add_mul, collect_constants, identity_elements, sub_rules, neg_neg, div_rules, exp_log,
+    flatten_add_mul, collect_constants, identity_elements, add_repeated, useless_fill, sub_rules, neg_neg, div_rules, exp_log,
     reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, useless_identity])
 SHAPES = WalkingPass("shapes", [shape_entry])

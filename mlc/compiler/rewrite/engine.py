@@ -57,6 +57,8 @@ def fit_type(new: Variable, old: Variable) -> Variable | None:
         return None
     if new.dtype != old.dtype:
         new = T.cast(new, old.dtype)
+    if any(nb and not ob for nb, ob in zip(new.broadcastable, old.broadcastable)):
+        return None  # ``new`` may be smaller than ``old``: a rewrite bug, so refuse it
     if new.broadcastable != old.broadcastable:
         new = T.patternbroadcast(new, old.broadcastable)
     return new
@@ -93,15 +95,18 @@ def apply_replacements(fgraph: FunctionGraph, node: Apply, result: Any, reason: 
 class WalkingPass:
     """Apply ``rewriters`` to every node, repeatedly, until the graph stops changing."""
 
-    def __init__(self, name: str, rewriters: Iterable[NodeRewriter], max_rounds: int = 50) -> None:
+    def __init__(self, name: str, rewriters: Iterable[NodeRewriter], max_rounds: int = 50,
+                 consumers_first: bool = False) -> None:
         self.name, self.rewriters, self.max_rounds = name, list(rewriters), max_rounds
+        self.consumers_first = consumers_first
 
     def __call__(self, fgraph: FunctionGraph, excluded: set[str] = frozenset()) -> int:
         rewriters = [r for r in self.rewriters if r.name not in excluded]
         total = 0
         for _ in range(self.max_rounds):
             changed = 0
-            for node in fgraph.toposort():
+            order = fgraph.toposort()
+            for node in reversed(order) if self.consumers_first else order:
                 if node not in fgraph.apply_nodes:
                     continue
                 for rw in rewriters:

@@ -1,7 +1,7 @@
 """The pass order (DESIGN.md §3.4). Each entry: name, the optimizer levels running it, the pass.
 
 merge → constant_folding → merge → canonicalize → stabilize → canonicalize → shapes → specialize →
-merge → fusion → inplace → dead_code
+canonicalize → merge → fusion → inplace → dead_code
 
 ``FAST_COMPILE`` runs merge and constant folding; ``FAST_RUN`` and ``DEBUG`` run all. A pass
 or a single rewriter is skipped by name with ``Mode.excluding(name)`` or
@@ -32,6 +32,7 @@ PASSES: list[tuple[str, tuple, object]] = [
     ("canonicalize", FULL, CANONICALIZE),
     ("shapes", FULL, SHAPES),
     ("specialize", FULL, SPECIALIZE),
+    ("canonicalize", FULL, CANONICALIZE),
     ("merge", FULL, GraphPass("merge", merge)),
     ("fusion", FULL, GraphPass("fusion", fusion)),
     ("inplace", FULL, GraphPass("inplace", inplace)),

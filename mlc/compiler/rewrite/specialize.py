@@ -1,6 +1,7 @@
 """Specialization: cheaper forms of general ops.
 
-``x**2`` → ``sqr``, ``x**0.5`` → ``sqrt``, ``x**1`` → ``x``, ``x**-1`` → ``reciprocal``;
+``x**2`` → ``sqr``, ``x**0.5`` → ``sqrt``, ``x**1`` → ``x``, ``x**-1`` → ``reciprocal`` (and
+0, -0.5, -2, 3, which gradients of these produce);
 linear combinations containing a matrix product (``dot(x, W) + b``,
 ``W - lr * dot(a, b)``, ``W - lr * (dot(a, b) + c * W)``) → one ``Gemm``.
 """
@@ -26,6 +27,14 @@ def pow_specialize(fgraph, node):
         return [x]
     if exponent == -1:
         return [T.reciprocal(x)]
+    if exponent == 0:
+        return [T.ones_like(x)]
+    if exponent == -0.5:
+        return [T.reciprocal(T.sqrt(x))]
+    if exponent == -2:
+        return [T.reciprocal(T.sqr(x))]
+    if exponent == 3:
+        return [x * T.sqr(x)]
     return None
 
 
@@ -88,4 +97,4 @@ def gemm_from_linear_combination(fgraph, node):
     return None
 
 
-SPECIALIZE = WalkingPass("specialize", [pow_specialize, gemm_from_linear_combination])
+SPECIALIZE = WalkingPass("specialize", [pow_specialize, gemm_from_linear_combination], consumers_first=True)

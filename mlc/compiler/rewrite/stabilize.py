@@ -69,7 +69,38 @@ def cancel_division(fgraph, node):
             if j != k and other is b and b.broadcastable == node.outputs[0].broadcastable:
                 rest = [v for i, v in enumerate(inputs) if i not in (j, k)]
                 top = -a if negated else a
-                return [T.mul(top, *rest) if rest else top]
+                out = T.mul(top, *rest) if rest else top
+                if out.broadcastable != node.outputs[0].broadcastable:
+                    out = T.second(b, out)  # b set the shape; keep it
+                return [out]
+    return None
+
+
+def _division(var):
+    """``(a, b)`` if ``var`` is ``a / b`` or ``-(a / b)``, else None."""
+    div = producer(var, "true_div")
+    if div is None:
+        neg = producer(var, "neg")
+        div = producer(neg.inputs[0], "true_div") if neg is not None else None
+    return tuple(div.inputs) if div is not None else None
+
+
+@node_rewriter(["mul"])
+def distribute_to_cancel(fgraph, node):
+    """``(a / b + c / d) * b * d`` → ``a * d + c * b``: distribute a product over a sum when
+    that lets a factor cancel a division (gradients of ``log(sigmoid)`` and ``log(1 - sigmoid)``)."""
+    inputs = list(node.inputs)
+    for k, factor in enumerate(inputs):
+        total = producer(factor, "add", "sub")
+        if total is None:
+            continue
+        rest = [v for i, v in enumerate(inputs) if i != k]
+        divisions = [_division(t) for t in total.inputs]
+        if not any(d is not None and any(d[1] is r for r in rest) for d in divisions):
+            continue
+        parts = [T.mul(t, *rest) for t in total.inputs]
+        out = T.add(*parts) if total.op.scalar_op.name == "add" else T.sub(*parts)
+        return [out] if out.broadcastable == node.outputs[0].broadcastable else None
     return None
 
 
@@ -161,5 +192,6 @@ def crossentropy_1hot_grad(fgraph, node):
     return [SoftmaxCrossentropy1HotGrad()(-value, sm, y)]
 
 
-STABILIZE = WalkingPass("stabilize", [log_sigmoid, log_softmax, cancel_division, softmax_grad_of_division,
+STABILIZE = WalkingPass("stabilize", [log_sigmoid, log_softmax, cancel_division, distribute_to_cancel,
+                                      softmax_grad_of_division,
                                       crossentropy_1hot, crossentropy_1hot_grad])
