@@ -1,0 +1,75 @@
+"""BLAS for dense products: ``gemm`` (C = alpha A B + beta C, in place, no temporaries)
+through the OpenBLAS that NumPy's wheels ship, loaded with cffi, so it works after a plain
+``pip install`` with no system BLAS. Without it, NumPy's ``dot`` with ``out=`` is used."""
+from __future__ import annotations
+
+import glob
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+
+@lru_cache(maxsize=None)
+def cblas() -> tuple[Any, dict, bool] | None:
+    """``(lib, {dtype: gemm function}, ilp64)`` from NumPy's bundled OpenBLAS, or None."""
+    import cffi
+    root = os.path.dirname(np.__file__)
+    candidates = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*.so*"))
+    candidates += glob.glob(os.path.join(root, ".libs", "*openblas*.so*"))
+    for path in candidates:
+        for prefix, suffix, ilp64 in (("scipy_", "64_", True), ("", "64_", True), ("scipy_", "", False),
+                                      ("", "", False)):
+            int_t = "int64_t" if ilp64 else "int"
+            names = {dt: f"{prefix}cblas_{c}gemm{suffix}" for dt, c in (("float64", "d"), ("float32", "s"))}
+            ffi = cffi.FFI()
+            ffi.cdef("\n".join(
+                f"void {names[dt]}(int, int, int, {int_t}, {int_t}, {int_t}, {ct}, const {ct}*, {int_t}, "
+                f"const {ct}*, {int_t}, {ct}, {ct}*, {int_t});" for dt, ct in (("float64", "double"), ("float32", "float"))))
+            try:
+                lib = ffi.dlopen(os.path.abspath(path))
+                funcs = {dt: getattr(lib, n) for dt, n in names.items()}
+            except (OSError, AttributeError):
+                continue
+            return ffi, funcs, ilp64
+    return None
+
+
+def _operand(a: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``(array, transpose flag, leading dimension)`` for BLAS, copying only if needed."""
+    item = a.itemsize
+    if a.strides[1] == item and a.strides[0] >= max(1, a.shape[1]) * item:
+        return a, NO_TRANS, a.strides[0] // item
+    if a.strides[0] == item and a.strides[1] >= max(1, a.shape[0]) * item:
+        return a, TRANS, a.strides[1] // item
+    a = np.ascontiguousarray(a)
+    return a, NO_TRANS, max(1, a.shape[1])
+
+
+def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
+    """``C = alpha * A @ B + beta * C`` in place (C: C-contiguous, same dtype as A and B)."""
+    M, K = A.shape
+    N = B.shape[1]
+    blas = cblas()
+    dtype = C.dtype.name
+    if (blas is None or dtype not in blas[1] or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.c_contiguous
+            or min(M, N, K) == 0):
+        product = np.dot(A, B)
+        if alpha != 1:
+            product *= alpha
+        if beta == 0:  # as in BLAS, C's old contents (maybe uninitialised) are ignored
+            C[...] = product
+        else:
+            if beta != 1:
+                C *= beta
+            C += product
+        return
+    ffi, funcs, _ = blas
+    A, ta, lda = _operand(A)
+    B, tb, ldb = _operand(B)
+    ctype = "double*" if dtype == "float64" else "float*"
+    funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, ffi.cast(ctype, A.ctypes.data), lda,
+                 ffi.cast(ctype, B.ctypes.data), ldb, beta, ffi.cast(ctype, C.ctypes.data), max(1, N))
