@@ -25,6 +25,7 @@ BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-f
               "-ffp-contract=off", "-std=gnu11")
 _loaded: dict[str, Any] = {}
 _warned: set[str] = set()
+builds = 0  # libraries this process compiled (the rest came from the cache)
 
 
 class CompileError(RuntimeError):
@@ -136,6 +137,8 @@ def build(source: str, cdefs: str) -> Any:
 
 
 def _compile(cxx: str, flags: tuple[str, ...], source: str, directory: Path, lib_path: Path) -> None:
+    global builds
+    builds += 1
     fd, tmp_c = tempfile.mkstemp(suffix=".c", dir=directory)
     with os.fdopen(fd, "w") as f:
         f.write(source)

@@ -1,0 +1,132 @@
+"""Compiled kernels against each op's perform, over the op table, shapes and layouts."""
+import numpy as np
+import pytest
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.codegen.thunks import ElemwiseThunk, ReduceThunk
+from mlc.compiler.ops.scalar import SCALAR_OPS
+from tests.compiler.ops.test_scalar_table import REFERENCE
+
+PY = theano.Mode("py", "fast_run", name="PY")
+
+
+def _compiled_nodes(f):
+    return [type(step[3]).__name__ for step in f.maker.vm.steps]
+
+
+LAYOUTS = ["contiguous", "transposed", "row-col", "zero-size", "scalar"]
+
+
+def _values(name, rng, layout, dtype):
+    _, samplers = REFERENCE[name]
+    nin = SCALAR_OPS[name].nin or 3
+    vals, syms = [], []
+    for i in range(nin):
+        sampler = samplers[i % len(samplers)]
+        if layout == "contiguous":
+            v = sampler(rng, (3, 5), dtype)
+        elif layout == "transposed":  # non-contiguous views
+            v = sampler(rng, (5, 3), dtype).T
+        elif layout == "row-col":
+            v = sampler(rng, (1, 5) if i % 2 else (3, 1), dtype)
+        elif layout == "zero-size":
+            v = sampler(rng, (0, 4), dtype)
+        else:
+            v = sampler(rng, (), dtype)
+        vals.append(v)
+        syms.append(T.tensor(v.dtype, [s == 1 for s in v.shape] if layout == "row-col" else [False] * v.ndim))
+    return syms, vals
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_equals_perform(name, layout, dtype, rng):
+    syms, vals = _values(name, rng, layout, dtype)
+    out = T.elemwise_op(name)(*syms)
+    fast = theano.function(syms, out)
+    assert "ElemwiseThunk" in _compiled_nodes(fast) or not fast.maker.vm.steps
+    slow = theano.function(syms, out, mode=PY)
+    got, want = fast(*vals), slow(*vals)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    tol = 2e-6 if out.dtype == "float32" else 1e-13
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "int_div", "mod", "maximum", "minimum", "neg", "abs", "sgn",
+                                  "eq", "lt", "and_", "or_", "xor", "invert", "switch", "exp", "true_div"])
+def test_integer_and_bool_kernels(name, dtype, rng):
+    if dtype == "bool" and name in ("sub", "neg", "int_div", "mod", "abs", "sgn", "true_div"):
+        pytest.skip("NumPy itself rejects or warns on this for bool")
+    nin = SCALAR_OPS[name].nin or 2
+    syms = [T.tensor("bool" if (name == "switch" and i == 0) else dtype, (False,)) for i in range(nin)]
+    vals = [rng.integers(-5 if dtype.startswith("int") else 0, 6, 20).astype(s.dtype) for s in syms]
+    if name in ("int_div", "mod") and dtype != "bool":
+        vals[1][vals[1] == 0] = 3
+    out = T.elemwise_op(name)(*syms)
+    fast, slow = theano.function(syms, out), theano.function(syms, out, mode=PY)
+    np.testing.assert_allclose(fast(*vals), slow(*vals), rtol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 1, (0, 2), None, -1])
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_reductions_and_fused_reductions(name, axis, dtype, rng):
+    x = T.tensor(dtype, (False, False, False))
+    v = (rng.uniform(0.5, 1.5, (3, 4, 5)) * (10 if dtype == "int32" else 1)).astype(dtype)
+    for expr in (getattr(T, name)(x, axis=axis), getattr(T, name)(x * 2 + 1, axis=axis)):
+        fast, slow = theano.function([x], expr), theano.function([x], expr, mode=PY)
+        assert any(t in ("ReduceThunk", "ElemwiseThunk") for t in _compiled_nodes(fast))
+        np.testing.assert_allclose(fast(v), slow(v), rtol=1e-5 if dtype == "float32" else 1e-12)
+        np.testing.assert_allclose(fast(v.transpose(2, 1, 0).copy().transpose(2, 1, 0)), slow(v), rtol=1e-5)
+
+
+def test_reduction_edge_cases():
+    x = T.dmatrix()
+    f = theano.function([x], [x.sum(axis=0), (x * 2).prod(axis=1)])
+    s, p = f(np.zeros((0, 3)))
+    assert s.tolist() == [0, 0, 0] and p.shape == (0,)
+    g = theano.function([x], (x * 2).max(axis=0))
+    with pytest.raises(ValueError, match="empty"):
+        g(np.zeros((0, 3)))
+    h = theano.function([x], T.max(x * 1.5, axis=1))
+    np.testing.assert_array_equal(h(np.array([[1.0, np.nan], [2.0, 3.0]])), [np.nan, 4.5])
+
+
+def test_inplace_kernels_and_buffer_reuse_do_not_leak_into_results(rng):
+    x = T.dvector("x")
+    f = theano.function([x], [T.exp(x) * 2 + 1, T.tanh(x).sum()])
+    a = f(np.zeros(3))[0]
+    b = f(np.ones(3))[0]
+    np.testing.assert_allclose(a, [3, 3, 3])  # the first result is not overwritten by the second call
+    np.testing.assert_allclose(b, np.exp(1) * 2 + 1)
+
+
+def test_large_arrays_use_openmp_path_and_agree(rng):
+    x, y = T.fvector(), T.fvector()
+    out = T.exp(-x * x) * T.sin(y) + T.tanh(x * y)
+    v, w = rng.normal(size=300_000).astype("float32"), rng.normal(size=300_000).astype("float32")
+    got = theano.function([x, y], out)(v, w)
+    want = np.exp(-v * v) * np.sin(w) + np.tanh(v * w)
+    scale = np.abs(np.exp(-v * v) * np.sin(w)) + np.abs(np.tanh(v * w))
+    assert np.all(np.abs(got - want) <= 8 * np.finfo(np.float32).eps * scale + 1e-30)
+
+
+@pytest.mark.parametrize("name,npfn", [("exp", np.exp), ("sin", np.sin), ("tanh", np.tanh), ("log", np.log),
+                                       ("cos", np.cos), ("expm1", np.expm1)])
+def test_vector_math_within_4_ulp_of_numpy(name, npfn, rng):
+    v = rng.uniform(0.01, 20, 100_000).astype("float32")
+    x = T.fvector()
+    got = theano.function([x], T.elemwise_op(name)(x) * 1)(v)
+    np.testing.assert_array_max_ulp(got, npfn(v), maxulp=4)
+
+
+def test_nan_inf_propagate_like_numpy():
+    x = T.fvector()
+    f = theano.function([x], T.exp(-x * x) * T.sin(x) + T.tanh(x * x))
+    v = np.array([np.nan, np.inf, -np.inf, 0.0, 1e30], dtype="float32")
+    with np.errstate(all="ignore"):
+        want = np.exp(-v * v) * np.sin(v) + np.tanh(v * v)
+    np.testing.assert_array_equal(f(v), want)
