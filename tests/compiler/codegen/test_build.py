@@ -1,0 +1,83 @@
+"""The compile cache: concurrent builds, corrupt entries, no compiler, DEBUG mode."""
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.codegen import build
+
+SCRIPT = """
+import sys, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np
+from mlc.compiler.codegen import build
+theano.config.cache_dir = sys.argv[1]
+x = T.dvector()
+f = theano.function([x], T.exp(x) * 3 + T.sin(x) * 0.123456789)
+assert np.allclose(f(np.ones(3)), np.exp(1) * 3 + np.sin(1) * 0.123456789)
+print(build.builds)
+"""
+
+
+def _libs(cache):
+    return list(Path(cache).rglob("*.so"))
+
+
+def test_two_processes_build_a_key_once(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(int(o[0].strip()) for o in outs) == [0, 1]  # one built it, the other loaded it
+    assert len(_libs(tmp_path)) == 1
+
+
+def test_truncated_cache_entry_is_rebuilt(tmp_path):
+    run = [sys.executable, "-c", SCRIPT, str(tmp_path)]
+    assert subprocess.run(run, capture_output=True, text=True).stdout.strip() == "1"
+    (lib,) = _libs(tmp_path)
+    lib.write_bytes(lib.read_bytes()[:100])
+    again = subprocess.run(run, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "1"
+    assert subprocess.run(run, capture_output=True, text=True).stdout.strip() == "0"
+
+
+def test_no_compiler_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr(build, "_warned", set())
+    with theano.config.change(cxx=""):
+        x = T.dvector()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = theano.function([x], T.exp(x) + 1)
+            g = theano.function([x], T.exp(x) + 2)
+        assert f(np.zeros(2)).tolist() == [2.0, 2.0] and g(np.zeros(1)).tolist() == [3.0]
+        assert len([w for w in caught if "perform" in str(w.message)]) == 1
+        assert all(step[3] is None for step in f.maker.vm.steps)
+
+
+def test_debug_mode_reports_nan_from_finite_inputs_with_user_line():
+    x = T.dvector("x")
+    y = T.log(x - 2) * 1.5  # THE BAD LINE
+    f = theano.function([x], y, mode="DEBUG")
+    with pytest.raises(FloatingPointError, match="NaN") as info:
+        f(np.ones(3))
+    assert "THE BAD LINE" in str(info.value)
+    assert np.isnan(theano.function([x], y)(np.ones(3))).all()  # FAST_RUN computes NumPy's answer
+
+
+def test_debug_mode_catches_a_kernel_disagreeing_with_perform(monkeypatch):
+    from mlc.compiler.codegen import c_renderer
+    original = c_renderer.scalar_expression
+
+    def wrong(op, args, arg_dtypes, out):
+        expr = original(op, args, arg_dtypes, out)
+        return f"({expr} + 1)" if op.name == "tanh" else expr
+    monkeypatch.setattr(c_renderer, "scalar_expression", wrong)
+    x = T.dvector("x")
+    f = theano.function([x], T.tanh(x) * 0.5, mode="DEBUG")
+    with pytest.raises(AssertionError, match="disagrees with its perform"):
+        f(np.ones(2))
