@@ -173,7 +173,10 @@ class Function:
         self.allow_input_downcast = allow_input_downcast
         self._spec = spec
         self._positions = {spec_.name: i for i, spec_ in enumerate(inputs) if spec_.name}
-        self._shared_cells = [v.container for v in self.maker.shared]
+        self._converters = [self._converter(i) for i in range(len(inputs))]
+        self._may_alias = may_alias(self.maker.fgraph)
+        self._any_alias = any(self._may_alias)
+        self._run = self.maker.vm.run
 
     def _what(self, i: int) -> str:
         spec = self.input_specs[i]
@@ -181,7 +184,23 @@ class Function:
         label = f"{spec.name!r}" if spec.name else f"{spec.variable.type}"
         return f"input {label} (position {i}){fname}"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _converter(self, i: int):
+        """A function checking and converting a value for input ``i``; arrays that already fit
+        pass straight through."""
+        spec = self.input_specs[i]
+        ttype = spec.variable.type
+        allow = spec.allow_downcast if spec.allow_downcast is not None else self.allow_input_downcast
+        what = self._what(i)
+        dtype = np.dtype(ttype.dtype) if isinstance(ttype, TensorType) else None
+        ndim = ttype.ndim if dtype is not None and not any(ttype.broadcastable) else -1
+
+        def convert(value: Any) -> Any:
+            if type(value) is np.ndarray and value.ndim == ndim and ((d := value.dtype) is dtype or d == dtype):
+                return value
+            return ttype.filter(value, strict=spec.strict, allow_downcast=allow, what=what)
+        return convert
+
+    def _arguments(self, args: tuple, kwargs: dict) -> list:
         specs = self.input_specs
         if len(args) > len(specs):
             raise TypeError(f"function{' ' + repr(self.name) if self.name else ''} takes {len(specs)} "
@@ -191,42 +210,70 @@ class Function:
             if key not in self._positions:
                 raise TypeError(f"unknown input name {key!r}; inputs: {', '.join(self._positions) or '(unnamed)'}")
             values[self._positions[key]] = value
-        cells = self.maker.input_cells
         for i, (spec, value) in enumerate(zip(specs, values)):
             if value is _MISSING:
                 if not spec.has_default:
                     raise TypeError(f"missing {self._what(i)}")
-                value = spec.value
-            allow = spec.allow_downcast if spec.allow_downcast is not None else self.allow_input_downcast
-            cells[i][0] = spec.variable.type.filter(value, strict=spec.strict, allow_downcast=allow,
-                                                   what=self._what(i))
+                values[i] = spec.value
+        return values
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != len(self._converters):
+            args = self._arguments(args, kwargs)
+        maker = self.maker
+        cells = maker.input_cells
+        for cell, convert, value in zip(cells, self._converters, args):
+            cell[0] = convert(value)
         try:
-            self.maker.vm()
-            results = [c[0] for c in self.maker.output_cells]
+            self._run()
+            results = [c[0] for c in maker.output_cells]
+        except Exception as err:
+            raise maker.vm.error(err) from err
         finally:
             for c in cells:
                 c[0] = None
-        n = self.n_outputs
-        protected = [v.container[0] for v in self.maker.shared] + [a for a in args if isinstance(a, np.ndarray)]
-        outputs = [_private(r, protected) for r in results[:n]]
+        if self._any_alias:
+            protected = [v.container[0] for v in maker.shared] + [a for a in args if isinstance(a, np.ndarray)]
+            results = [_private(r, protected) if alias else r for r, alias in zip(results, self._may_alias)]
         # Every update is computed before any is applied: a failure above changes nothing.
-        for var, value in zip(self.updated_shared, results[n:]):
-            var.container[0] = value if value is var.container[0] else _private(value, protected)
-        return self._pack(outputs)
-
-    def _pack(self, outputs: list) -> Any:
-        kind = self.output_kind
+        for var, value in zip(self.updated_shared, results[self.n_outputs:]):
+            var.container[0] = value
+        kind, n = self.output_kind, self.n_outputs
         if kind is None:
-            return outputs[0]
+            return results[0]
         if kind == "list":
-            return outputs
-        return dict(zip(kind, outputs))
+            return results[:n]
+        return dict(zip(kind, results))
 
     def __reduce__(self):
         return (_rebuild, self._spec)
 
     def __repr__(self) -> str:
         return f"<mlc Function {self.name or ''} ({len(self.input_specs)} inputs, {self.n_outputs} outputs)>"
+
+
+def may_alias(fgraph: FunctionGraph) -> list[bool]:
+    """For each output, whether its value may share memory with an input, a shared variable
+    or a constant (following the ops' ``view_map`` / ``destroy_map``), so must be copied out.
+    An update computed in place into its own shared variable needs no copy."""
+    targets = getattr(fgraph, "update_targets", {})
+    result = []
+    for k, out in enumerate(fgraph.outputs):
+        seen, stack, alias = set(), [out], False
+        while stack and not alias:
+            var = stack.pop()
+            if var.owner is None:
+                alias = var is not targets.get(k)
+                continue
+            node = var.owner
+            j = node.outputs.index(var)
+            for mapping in (getattr(node.op, "view_map", {}), getattr(node.op, "destroy_map", {})):
+                for i in mapping.get(j, []):
+                    if id(node.inputs[i]) not in seen:
+                        seen.add(id(node.inputs[i]))
+                        stack.append(node.inputs[i])
+        result.append(alias)
+    return result
 
 
 _MISSING = object()

@@ -107,7 +107,7 @@ def _valid(lib: Path) -> bool:
 
 
 def build(source: str, cdefs: str) -> Any:
-    """The cffi library for ``source`` (declared by ``cdefs``), from the cache or freshly built;
+    """``(ffi, lib)`` for ``source`` (declared by ``cdefs``), from the cache or freshly built;
     None when there is no compiler."""
     import cffi
     cxx = compiler()
@@ -131,9 +131,8 @@ def build(source: str, cdefs: str) -> Any:
                 fcntl.flock(lock, fcntl.LOCK_UN)
     ffi = cffi.FFI()
     ffi.cdef(cdefs)
-    lib = ffi.dlopen(str(lib_path))
-    _loaded[key] = lib
-    return lib
+    _loaded[key] = (ffi, ffi.dlopen(str(lib_path)))
+    return _loaded[key]
 
 
 def _compile(cxx: str, flags: tuple[str, ...], source: str, directory: Path, lib_path: Path) -> None:

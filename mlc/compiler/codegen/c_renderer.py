@@ -5,7 +5,7 @@ Each elementwise kernel ``kN`` gets two entry points: ``kN_flat`` (every operand
 or a single element: one vectorisable loop, OpenMP above a size threshold) and
 ``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
 the last dim). A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel) and
-accumulates over the reduced ones. Pointers, shapes and strides are passed as integers.
+accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays.
 """
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ class CRenderer:
 
     def elementwise(self, name: str, k: LoopKernel) -> str:
         nin = len(k.input_dtypes)
-        ptr_args = ", ".join([f"intptr_t p{i}" for i in range(nin)] + ["intptr_t pout"])
+        ptr_args = ", ".join([f"void* p{i}" for i in range(nin)] + ["void* pout"])
         decls = [f"const {C_TYPES[d]}* in{i} = (const {C_TYPES[d]}*)p{i};" for i, d in enumerate(k.input_dtypes)]
         decls.append(f"{C_TYPES[k.out_dtype]}* out = ({C_TYPES[k.out_dtype]}*)pout;")
         flat_body, res = render_body(k, [f"in{i}[0]" if s else f"in{i}[i]" for i, s in enumerate(k.input_scalar)])
@@ -236,7 +236,7 @@ void {name}_flat(long n, {ptr_args}) {{
     }}
 }}
 
-void {name}_strided(int ndim, intptr_t pshape, intptr_t pstrides, {ptr_args}) {{
+void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
     {' '.join(decls)}
     const long* shape = (const long*)pshape;
     const long* st = (const long*)pstrides;
@@ -262,7 +262,7 @@ void {name}_strided(int ndim, intptr_t pshape, intptr_t pstrides, {ptr_args}) {{
     def reduction(self, name: str, k: LoopKernel) -> str:
         nin = len(k.input_dtypes)
         acc_t, out_t = C_TYPES[k.acc_dtype], C_TYPES[k.out_dtype]
-        ptr_args = ", ".join([f"intptr_t p{i}" for i in range(nin)] + ["intptr_t pout"])
+        ptr_args = ", ".join([f"void* p{i}" for i in range(nin)] + ["void* pout"])
         decls = [f"const {C_TYPES[d]}* in{i} = (const {C_TYPES[d]}*)p{i};" for i, d in enumerate(k.input_dtypes)]
         body, res = render_body(k, [f"in{i}[a{i}]" for i in range(nin)])
         init, combine, simd = _reduce_parts(k.reduce_op, k.acc_dtype)
@@ -274,7 +274,7 @@ void {name}_strided(int ndim, intptr_t pshape, intptr_t pstrides, {ptr_args}) {{
         rsingle = " ".join(f"const long a{n} = b{n} + q * rst[{j}L];" for j, n in enumerate(names))
         simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
         return f"""
-void {name}_reduce(int nk, int nr, intptr_t pkshape, intptr_t prshape, intptr_t pkst, intptr_t prst, {ptr_args}) {{
+void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
     {' '.join(decls)}
     {out_t}* out = ({out_t}*)pout;
     const long* kshape = (const long*)pkshape; const long* rshape = (const long*)prshape;
@@ -317,13 +317,13 @@ void {name}_reduce(int nk, int nr, intptr_t pkshape, intptr_t prshape, intptr_t 
         parts = [PRELUDE, vector_declarations() if vector_math else ""]
         cdefs = []
         for name, k in kernels:
-            ptrs = ", ".join(["intptr_t"] * (len(k.input_dtypes) + 1))
+            ptrs = ", ".join(["void*"] * (len(k.input_dtypes) + 1))
             if k.reduce_op is None:
                 parts.append(self.elementwise(name, k))
-                cdefs += [f"void {name}_flat(long, {ptrs});", f"void {name}_strided(int, intptr_t, intptr_t, {ptrs});"]
+                cdefs += [f"void {name}_flat(long, {ptrs});", f"void {name}_strided(int, void*, void*, {ptrs});"]
             else:
                 parts.append(self.reduction(name, k))
-                cdefs.append(f"void {name}_reduce(int, int, intptr_t, intptr_t, intptr_t, intptr_t, {ptrs});")
+                cdefs.append(f"void {name}_reduce(int, int, void*, void*, void*, void*, {ptrs});")
         return "\n".join(parts), "\n".join(cdefs)
 
 

@@ -19,8 +19,25 @@ from .c_renderer import CRenderer
 from .loop_ir import LoopKernel, kernel_for
 
 
-def _addr(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]
+class Pointers:
+    """Turns arrays into C pointers for one cffi library: ``from_buffer`` (fast; refuses
+    arrays that are not C-contiguous with ``ValueError``), else the data address."""
+
+    def __init__(self, ffi: Any) -> None:
+        self.ffi = ffi
+        backend = getattr(ffi, "_backend", None)
+        if backend is not None and hasattr(backend, "from_buffer"):
+            char_array = ffi._typeof("char[]")
+            raw = backend.from_buffer
+            self.contiguous = lambda a: raw(char_array, a, False)
+        else:
+            self.contiguous = ffi.from_buffer
+
+    def __call__(self, a: np.ndarray) -> Any:
+        try:
+            return self.contiguous(a)
+        except ValueError:
+            return self.ffi.cast("void*", a.ctypes.data)
 
 
 def escaping(fgraph: FunctionGraph) -> set:
@@ -74,34 +91,56 @@ def _elem_strides(a: np.ndarray, shape: tuple) -> list:
 
 class ElemwiseThunk:
     def __init__(self, node: Apply, lib: Any, name: str, kernel: LoopKernel, ins: list, outs: list,
-                 reusable: bool) -> None:
-        self.node, self.ins, self.out = node, ins, outs[0]
+                 reusable: bool, ptr: Pointers) -> None:
+        self.node, self.ins, self.out, self.ptr = node, ins, outs[0], ptr
         self.flat, self.strided = getattr(lib, name + "_flat"), getattr(lib, name + "_strided")
         self.scalar = kernel.input_scalar
+        full = [k for k, s in enumerate(self.scalar) if not s]
+        self.lead, self.others = (full[0] if full else 0), full[1:]
         pattern = getattr(node.op, "inplace_pattern", ())
         self.inplace = pattern[0][1] if pattern else None
         self.buffer = _Buffer(reusable, node.outputs[0].dtype)
 
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
-        shape = _shape(self.node, arrays)
-        out = arrays[self.inplace] if self.inplace is not None else self.buffer.get(shape)
+        shape = arrays[self.lead].shape
+        same = True
+        for k in self.others:
+            if arrays[k].shape != shape:
+                same = False
+                break
+        if not same:
+            shape = _shape(self.node, arrays)
+        if self.inplace is not None:
+            out = arrays[self.inplace]
+        else:
+            out = self.buffer.array
+            if out is None or out.shape != shape:
+                out = self.buffer.get(shape)
         size = out.size
         if size:
-            if out.flags.c_contiguous and all(s or (a.shape == shape and a.flags.c_contiguous)
-                                               for a, s in zip(arrays, self.scalar)):
-                self.flat(size, *[_addr(a) for a in arrays], _addr(out))
+            flat = None
+            if same:
+                contiguous = self.ptr.contiguous
+                try:
+                    flat = [contiguous(a) for a in arrays]
+                    flat.append(contiguous(out))
+                except ValueError:
+                    flat = None
+            if flat is not None:
+                self.flat(size, *flat)
             else:
+                ptr = self.ptr
                 strides = np.array([_elem_strides(a, shape) for a in arrays + [out]], dtype=np.int64)
                 dims = np.array(shape, dtype=np.int64)
-                self.strided(len(shape), _addr(dims), _addr(strides), *[_addr(a) for a in arrays], _addr(out))
+                self.strided(len(shape), ptr(dims), ptr(strides), *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
 
 
 class ReduceThunk:
     def __init__(self, node: Apply, lib: Any, name: str, kernel: LoopKernel, ins: list, outs: list,
-                 reusable: bool) -> None:
-        self.node, self.ins, self.out = node, ins, outs[0]
+                 reusable: bool, ptr: Pointers) -> None:
+        self.node, self.ins, self.out, self.ptr = node, ins, outs[0], ptr
         self.fn = getattr(lib, name + "_reduce")
         self.axes = kernel.reduce_axes
         self.op = kernel.reduce_op
@@ -116,14 +155,15 @@ class ReduceThunk:
         kept = [d for d in range(len(shape)) if d not in axes]
         out = self.buffer.get(tuple(shape[d] for d in kept))
         if out.size:
+            ptr = self.ptr
             strides = [_elem_strides(a, shape) for a in arrays]
             out_strides = [s // out.itemsize for s in out.strides]
             kst = np.array([[s[d] for d in kept] for s in strides] + [out_strides], dtype=np.int64)
             rst = np.array([[s[d] for d in axes] for s in strides], dtype=np.int64)
             kshape = np.array([shape[d] for d in kept], dtype=np.int64)
             rshape = np.array([shape[d] for d in axes], dtype=np.int64)
-            self.fn(len(kept), len(axes), _addr(kshape), _addr(rshape), _addr(kst), _addr(rst),
-                    *[_addr(a) for a in arrays], _addr(out))
+            self.fn(len(kept), len(axes), ptr(kshape), ptr(rshape), ptr(kst), ptr(rst),
+                    *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
 
 
@@ -169,33 +209,34 @@ class GemmThunk:
         self.out[0] = out
 
 
-def _compile(kernels: dict) -> Any:
+def _compile(kernels: dict) -> tuple[Any, dict]:
     unique: dict = {}
     for k in kernels.values():
         unique.setdefault(k.key(), (f"k{len(unique)}", k))
     _, vector_math = features()
     source, cdefs = CRenderer(config.openmp_elemwise_minsize).module(list(unique.values()), vector_math)
     try:
-        lib = build(source, cdefs)
+        built = build(source, cdefs)
     except CompileError as err:
         _warn_once("compile-error", f"{err}\nfalling back to Python perform")
         return None, {}
-    return lib, {node: unique[k.key()][0] for node, k in kernels.items()}
+    return built, {node: unique[k.key()][0] for node, k in kernels.items()}
 
 
 def maker(fgraph: FunctionGraph, mode: Mode) -> Callable | None:
     """A ``make_thunk(node, input_cells, output_cells)`` for the VM (None: plain ``perform``)."""
     nodes = fgraph.toposort()
     kernels = {n: k for n in nodes if (k := kernel_for(n)) is not None}
-    lib, names = _compile(kernels) if kernels else (None, {})
+    built, names = _compile(kernels) if kernels else (None, {})
+    ptr = Pointers(built[0]) if built is not None else None
     outside = escaping(fgraph)
 
     def make_thunk(node: Apply, ins: list, outs: list) -> Callable | None:
         reusable = node.outputs[0] not in outside
         thunk = None
-        if lib is not None and node in names:
+        if built is not None and node in names:
             cls = ReduceThunk if kernels[node].reduce_op else ElemwiseThunk
-            thunk = cls(node, lib, names[node], kernels[node], ins, outs, reusable)
+            thunk = cls(node, built[1], names[node], kernels[node], ins, outs, reusable, ptr)
         elif isinstance(node.op, Gemm):
             thunk = GemmThunk(node, ins, outs, reusable)
         elif isinstance(node.op, Dot):

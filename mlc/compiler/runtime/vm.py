@@ -46,18 +46,37 @@ class VM:
             for v in node.outputs:
                 storage.setdefault(v, [None])
         self.steps = []
+        self.calls = []
         for node in self.nodes:
             ins = [storage[v] for v in node.inputs]
             outs = [storage[v] for v in node.outputs]
             thunk = make_thunk(node, ins, outs) if make_thunk else None
             self.steps.append((node, ins, outs, thunk))
+            self.calls.append(thunk if thunk is not None else _perform_call(node, ins, outs))
 
     def __call__(self) -> None:
-        for node, ins, outs, thunk in self.steps:
-            try:
-                if thunk is not None:
-                    thunk()
-                else:
-                    node.op.perform(node, [c[0] for c in ins], outs)
-            except Exception as err:
-                raise node_error(node, err, [c[0] for c in ins]) from err
+        i = 0
+        try:
+            for call in self.calls:
+                call()
+                i += 1
+        except Exception as err:
+            raise self.error(err, i) from err
+
+    def error(self, err: BaseException, i: int = 0) -> BaseException:
+        """``err``, raised by step ``i``, re-raised with that node's description."""
+        node, ins, _, _ = self.steps[i]
+        return node_error(node, err, [c[0] for c in ins])
+
+    @property
+    def run(self) -> Callable[[], None]:
+        """The cheapest callable running the schedule (the thunk itself for one step)."""
+        return self.calls[0] if len(self.calls) == 1 else self
+
+
+def _perform_call(node: Apply, ins: list, outs: list) -> Callable[[], None]:
+    perform = node.op.perform
+
+    def call() -> None:
+        perform(node, [c[0] for c in ins], outs)
+    return call
