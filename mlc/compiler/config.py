@@ -88,7 +88,7 @@ class Config:
     """The live configuration. Attribute access reads and assignment validates a key."""
 
     def __init__(self, rc_path: str | None = None, flags: str | None = None) -> None:
-        object.__setattr__(self, "_values", {k: p.default for k, p in PARAMS.items()})
+        object.__setattr__(self, "_values", {k: p.convert(p.default) for k, p in PARAMS.items()})
         rc_path = rc_path if rc_path is not None else os.environ.get("MLCRC", os.path.expanduser("~/.mlcrc"))
         if rc_path and os.path.exists(rc_path):
             self._load_rc(rc_path)

@@ -1,0 +1,68 @@
+"""mlc benchmarks: each workload timed in one process, as the median of repeats, side by side
+with NumPy and (when installed) PyTensor, PyTorch (CPU) and JAX; ratios are mlc / peer.
+
+    python benchmarks/run.py                 # all workloads
+    python benchmarks/run.py elemwise mlp    # some
+    python benchmarks/run.py --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import workloads  # noqa: E402
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7, number: int = 1) -> float:
+    """Median over ``repeats`` of the mean time of ``number`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help=f"workloads (default all): {', '.join(workloads.WORKLOADS)}")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    names = args.names or list(workloads.WORKLOADS)
+    unknown = set(names) - set(workloads.WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads {sorted(unknown)}; valid: {', '.join(workloads.WORKLOADS)}")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    results = {}
+    for name in names:
+        title, run = workloads.WORKLOADS[name]
+        print(f"\n## {name}: {title}", flush=True)
+        rows = run(lambda fn, number=1: median_time(fn, args.repeats, number))
+        results[name] = rows
+        base = rows.get("mlc")
+        for impl, seconds in rows.items():
+            if isinstance(seconds, (int, float)) and not impl.startswith("info:"):
+                ratio = f"  mlc/{impl} = {base / seconds:.2f}x" if base and impl != "mlc" else ""
+                unit = (f"{seconds * 1e6:10.2f} us" if seconds < 1e-3 else f"{seconds * 1e3:10.3f} ms")
+                print(f"  {impl:24s}{unit}{ratio}")
+            else:
+                print(f"  {impl:24s}{seconds}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""The benchmark workloads. Each takes ``timer(fn, number=1) -> seconds`` and returns
+``{implementation: seconds}`` (entries named ``info:...`` are printed as they are)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+
+import numpy as np
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc import nn
+
+import peers
+
+RNG = np.random.default_rng(0)
+
+
+# --------------------------------------------------------------------------- elementwise
+def elemwise(timer):
+    n = 2 ** 22
+    xv, yv = RNG.normal(size=n).astype("float32"), RNG.normal(size=n).astype("float32")
+    x, y = T.fvector("x"), T.fvector("y")
+    f = theano.function([x, y], T.exp(-x * x) * T.sin(y) + T.tanh(x * y))
+    rows = {"mlc": timer(lambda: f(xv, yv), 5), "numpy": timer(lambda: np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv), 5)}
+    ref = np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv)
+    scale = np.abs(np.exp(-xv * xv) * np.sin(yv)) + np.abs(np.tanh(xv * yv))
+    rows["info:max error (ulp of |terms|)"] = f"{float(np.max(np.abs(f(xv, yv) - ref) / (np.finfo('float32').eps * scale))):.2f}"
+    if (p := peers.pytensor()):
+        pt, ptt = p
+        a, b = ptt.fvector(), ptt.fvector()
+        g = pt.function([a, b], ptt.exp(-a * a) * ptt.sin(b) + ptt.tanh(a * b))
+        rows["pytensor"] = timer(lambda: g(xv, yv), 5)
+    if (th := peers.torch()):
+        tx, ty = th.from_numpy(xv), th.from_numpy(yv)
+        rows["torch"] = timer(lambda: th.exp(-tx * tx) * th.sin(ty) + th.tanh(tx * ty), 5)
+    if (j := peers.jax()):
+        jx, jnp = j
+        jf = jx.jit(lambda a, b: jnp.exp(-a * a) * jnp.sin(b) + jnp.tanh(a * b))
+        ja, jb = jnp.asarray(xv), jnp.asarray(yv)
+        rows["jax"] = timer(lambda: jf(ja, jb).block_until_ready(), 5)
+    return rows
+
+
+# --------------------------------------------------------------------------- MLP train step
+SIZES, BATCH, LR, L2 = (784, 500, 10), 256, 0.01, 1e-4
+
+
+def _mlp_data():
+    X = RNG.random((BATCH, SIZES[0]), dtype=np.float32)
+    Y = RNG.integers(0, SIZES[2], BATCH)
+    return X, Y
+
+
+def _init_params():
+    rng = np.random.default_rng(1)
+    W1 = rng.uniform(-0.05, 0.05, SIZES[:2]).astype("float32")
+    W2 = rng.uniform(-0.05, 0.05, SIZES[1:]).astype("float32")
+    return W1, np.zeros(SIZES[1], "float32"), W2, np.zeros(SIZES[2], "float32")
+
+
+def mlc_mlp_step():
+    with theano.config.change(floatX="float32"):
+        x, y = T.matrix("x"), T.lvector("y")
+        params = [theano.shared(v, name=n) for v, n in zip(_init_params(), ("W1", "b1", "W2", "b2"))]
+        W1, b1, W2, b2 = params
+        p = T.nnet.softmax(T.dot(T.tanh(T.dot(x, W1) + b1), W2) + b2)
+        cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y]) + L2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+        grads = T.grad(cost, params)
+        return theano.function([x, y], cost, updates=[(v, v - LR * g) for v, g in zip(params, grads)])
+
+
+def numpy_mlp_step(params, X, Y):
+    """A hand-written forward/backward/update step of the same model."""
+    W1, b1, W2, b2 = params
+    h = np.tanh(X @ W1 + b1)
+    z = h @ W2 + b2
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    n = len(Y)
+    cost = -np.log(p[np.arange(n), Y]).mean() + L2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    dz = p
+    dz[np.arange(n), Y] -= 1
+    dz /= n
+    dW2 = h.T @ dz + 2 * L2 * W2
+    dh = (dz @ W2.T) * (1 - h * h)
+    dW1 = X.T @ dh + 2 * L2 * W1
+    W1 -= LR * dW1
+    b1 -= LR * dh.sum(axis=0)
+    W2 -= LR * dW2
+    b2 -= LR * dz.sum(axis=0)
+    return cost
+
+
+def mlp(timer):
+    X, Y = _mlp_data()
+    f = mlc_mlp_step()
+    params = _init_params()
+    rows = {"mlc": timer(lambda: f(X, Y), 10), "numpy": timer(lambda: numpy_mlp_step(params, X, Y), 10)}
+    if (p := peers.pytensor()):
+        pt, ptt = p
+        x, y = ptt.fmatrix(), ptt.lvector()
+        ps = [pt.shared(v) for v in _init_params()]
+        W1, b1, W2, b2 = ps
+        prob = ptt.special.softmax(ptt.dot(ptt.tanh(ptt.dot(x, W1) + b1), W2) + b2, axis=-1)
+        cost = -ptt.mean(ptt.log(prob)[ptt.arange(y.shape[0]), y]) + np.float32(L2) * ((W1 ** 2).sum() + (W2 ** 2).sum())
+        g = pt.function([x, y], cost, updates=[(v, v - np.float32(LR) * gv) for v, gv in zip(ps, pt.grad(cost, ps))])
+        rows["pytensor"] = timer(lambda: g(X, Y), 10)
+    if (th := peers.torch()):
+        tp = [th.tensor(v, requires_grad=True) for v in _init_params()]
+        tx, ty = th.from_numpy(X), th.from_numpy(Y)
+
+        def torch_step():
+            W1, b1, W2, b2 = tp
+            z = th.tanh(tx @ W1 + b1) @ W2 + b2
+            cost = th.nn.functional.cross_entropy(z, ty) + L2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+            grads = th.autograd.grad(cost, tp)
+            with th.no_grad():
+                for v, gv in zip(tp, grads):
+                    v -= LR * gv
+            return cost
+        rows["torch"] = timer(torch_step, 10)
+    if (j := peers.jax()):
+        jx, jnp = j
+
+        def loss(ps, a, b):
+            W1, b1, W2, b2 = ps
+            z = jnp.tanh(a @ W1 + b1) @ W2 + b2
+            logp = jx.nn.log_softmax(z)
+            return -jnp.mean(logp[jnp.arange(b.shape[0]), b]) + L2 * ((W1 ** 2).sum() + (W2 ** 2).sum())
+
+        @jx.jit
+        def step(ps, a, b):
+            c, gs = jx.value_and_grad(loss)(ps, a, b)
+            return [v - LR * gv for v, gv in zip(ps, gs)], c
+        state = {"ps": [jnp.asarray(v) for v in _init_params()]}
+        ja, jb = jnp.asarray(X), jnp.asarray(Y)
+
+        def jax_step():
+            state["ps"], c = step(state["ps"], ja, jb)
+            c.block_until_ready()
+        rows["jax"] = timer(jax_step, 10)
+    return rows
+
+
+# --------------------------------------------------------------------------- compile time
+_COMPILE = """
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {bench!r})
+import mlc.compiler as theano
+theano.config.cache_dir = {cache!r}
+from workloads import mlc_mlp_step
+t1 = time.perf_counter()
+mlc_mlp_step()
+print(time.perf_counter() - t1)
+"""
+
+_PT_COMPILE = """
+import sys, time, numpy as np
+sys.path.insert(0, {bench!r})
+import pytensor as pt, pytensor.tensor as ptt
+from workloads import _init_params, LR, L2
+t1 = time.perf_counter()
+x, y = ptt.fmatrix(), ptt.lvector()
+ps = [pt.shared(v) for v in _init_params()]
+W1, b1, W2, b2 = ps
+prob = ptt.special.softmax(ptt.dot(ptt.tanh(ptt.dot(x, W1) + b1), W2) + b2, axis=-1)
+cost = -ptt.mean(ptt.log(prob)[ptt.arange(y.shape[0]), y]) + np.float32(L2) * ((W1 ** 2).sum() + (W2 ** 2).sum())
+pt.function([x, y], cost, updates=[(v, v - np.float32(LR) * g) for v, g in zip(ps, pt.grad(cost, ps))])
+print(time.perf_counter() - t1)
+"""
+
+
+def _subprocess_seconds(code: str, env: dict | None = None) -> float:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def compile_time(timer):
+    bench = os.path.dirname(os.path.abspath(__file__))
+    rows = {}
+    with tempfile.TemporaryDirectory() as cache:
+        code = _COMPILE.format(bench=bench, cache=cache)
+        rows["mlc cold (empty cache)"] = _subprocess_seconds(code)
+        rows["mlc warm (cached)"] = min(_subprocess_seconds(code) for _ in range(3))
+    if peers.pytensor():
+        with tempfile.TemporaryDirectory() as cache:
+            code = _PT_COMPILE.format(bench=bench)
+            env = {"PYTENSOR_FLAGS": f"compiledir={cache}"}
+            rows["pytensor cold"] = _subprocess_seconds(code, env)
+            rows["pytensor warm"] = min(_subprocess_seconds(code, env) for _ in range(2))
+    return rows
+
+
+# --------------------------------------------------------------------------- call overhead
+def call_overhead(timer):
+    v = np.ones(10, dtype="float32")
+    x = T.fvector("x")
+    f = theano.function([x], x + 1)
+    rows = {"mlc": timer(lambda: f(v), 20000), "numpy": timer(lambda: v + 1, 20000)}
+    if (p := peers.pytensor()):
+        pt, ptt = p
+        a = ptt.fvector()
+        g = pt.function([a], a + 1)
+        rows["pytensor"] = timer(lambda: g(v), 20000)
+    if (th := peers.torch()):
+        tv = th.from_numpy(v)
+        rows["torch"] = timer(lambda: tv + 1, 20000)
+    if (j := peers.jax()):
+        jx, jnp = j
+        jf, jv = jx.jit(lambda a: a + 1), jnp.asarray(v)
+        rows["jax"] = timer(lambda: jf(jv).block_until_ready(), 20000)
+    return rows
+
+
+# --------------------------------------------------------------------------- reduction
+def reduction(timer):
+    xv = RNG.normal(size=(4096, 1024)).astype("float32")
+    x = T.fmatrix("x")
+    f = theano.function([x], (x ** 2).sum(axis=1))
+    rows = {"mlc": timer(lambda: f(xv), 10), "numpy": timer(lambda: (xv ** 2).sum(axis=1), 10)}
+    if (p := peers.pytensor()):
+        pt, ptt = p
+        a = ptt.fmatrix()
+        g = pt.function([a], (a ** 2).sum(axis=1))
+        rows["pytensor"] = timer(lambda: g(xv), 10)
+    if (th := peers.torch()):
+        tx = th.from_numpy(xv)
+        rows["torch"] = timer(lambda: (tx ** 2).sum(dim=1), 10)
+    if (j := peers.jax()):
+        jx, jnp = j
+        jf, ja = jx.jit(lambda a: (a ** 2).sum(axis=1)), jnp.asarray(xv)
+        rows["jax"] = timer(lambda: jf(ja).block_until_ready(), 10)
+    return rows
+
+
+# --------------------------------------------------------------------------- softmax crossentropy
+def softmax_xent(timer):
+    zv = RNG.normal(size=(256, 1000)).astype("float32") * 3
+    yv = RNG.integers(0, 1000, 256)
+    z, y = T.fmatrix("z"), T.lvector("y")
+    cost = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y).mean()
+    f = theano.function([z, y], [cost, T.grad(cost, z)])
+
+    def numpy_fb():
+        s = zv - zv.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        p = e / e.sum(axis=1, keepdims=True)
+        c = -np.log(p[np.arange(256), yv]).mean()
+        p[np.arange(256), yv] -= 1
+        return c, p / 256
+    rows = {"mlc": timer(lambda: f(zv, yv), 20), "numpy": timer(numpy_fb, 20)}
+    if (th := peers.torch()):
+        tz, ty = th.from_numpy(zv).requires_grad_(True), th.from_numpy(yv)
+
+        def torch_fb():
+            c = th.nn.functional.cross_entropy(tz, ty)
+            return th.autograd.grad(c, tz)
+        rows["torch"] = timer(torch_fb, 20)
+    if (j := peers.jax()):
+        jx, jnp = j
+        fn = jx.jit(jx.value_and_grad(lambda a, b: -jnp.mean(jx.nn.log_softmax(a)[jnp.arange(256), b])))
+        ja, jb = jnp.asarray(zv), jnp.asarray(yv)
+        rows["jax"] = timer(lambda: fn(ja, jb)[1].block_until_ready(), 20)
+    return rows
+
+
+# --------------------------------------------------------------------------- rewrites
+def rewrites(timer):
+    from mlc.compiler.fgraph import FunctionGraph
+    from mlc.compiler.mode import Mode
+    from mlc.compiler.rewrite import optimize
+    with theano.config.change(floatX="float32"):
+        x, y = T.matrix("x"), T.lvector("y")
+        model = nn.MLP(784, [500], 10, seed=0)
+        cost = nn.losses.negative_log_likelihood(model(x), y) + nn.regularizers.l2(model, 1e-4)
+        updates = nn.SGD(0.01).get_updates(cost, model.get_params())
+        shared = [v for v, _ in updates]
+        outputs = [cost] + [u for _, u in updates]
+
+        def rewrite():
+            fg = FunctionGraph([x, y] + shared, outputs)
+            optimize(fg, Mode.get("FAST_RUN"))
+            return fg
+        before = len(FunctionGraph([x, y] + shared, outputs).toposort())
+        after = rewrite()
+        elementwise = [n for n in after.toposort() if type(n.op).__name__ in ("Elemwise", "FusedReduce")]
+        return {"mlc": timer(rewrite, 3), "info:nodes before -> after": f"{before} -> {len(after.toposort())}",
+                "info:elementwise/fused nodes after": str(len(elementwise))}
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST epoch
+def fashion_epoch(timer):
+    from mlc.train import Trainer, load_dataset
+    from mlc.train.data import DataError, Scaler
+    try:
+        splits = load_dataset("fashion-mnist")
+    except DataError as err:
+        return {"info:skipped": str(err).split(";")[0]}
+    with theano.config.change(floatX="float32"):
+        train = splits["train"]
+        train.X = Scaler.fit("unit", train.X).transform(train.X, "float32")
+        model = nn.MLP(784, [500], 10, seed=0)
+        trainer = Trainer(model, "negative_log_likelihood", nn.SGD(LR), {"l2": L2}, batch_size=BATCH, epochs=1,
+                          verbose=False)
+
+        def mlc_epoch():
+            trainer.state.update(epoch=0, stopped=False)
+            trainer.fit(train)
+        params = _init_params()
+        batches = train.batch_indices(BATCH, seed=0)
+
+        def numpy_epoch():
+            for idx in batches:
+                numpy_mlp_step(params, train.X[idx], train.y[idx])
+        return {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1)}
+
+
+WORKLOADS = {
+    "elemwise": ("exp(-x*x)*sin(y)+tanh(x*y), two float32 vectors of 2**22", elemwise),
+    "mlp": ("MLP 784-500-10 train step (tanh, softmax NLL + 1e-4 L2, SGD), float32, batch 256", mlp),
+    "compile": ("compiling that train function (new process, seconds)", compile_time),
+    "overhead": ("call overhead of function([x], x + 1) on float32[10]", call_overhead),
+    "reduction": ("(x**2).sum(axis=1), float32 4096x1024", reduction),
+    "xent": ("softmax crossentropy forward+backward, float32 256x1000", softmax_xent),
+    "rewrites": ("rewriting the MLP train graph (FAST_RUN pipeline)", rewrites),
+    "fashion": ("one epoch of the MLP 784-500-10 on Fashion-MNIST (batch 256)", fashion_epoch),
+}
