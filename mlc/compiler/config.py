@@ -76,7 +76,7 @@ PARAMS: dict[str, Param] = {
     "cache_dir": Param(os.path.join("~", ".cache", "mlc"), "compiled-kernel cache", _path),
     "cxx": Param("cc", "C compiler; '' disables C code generation", _str),
     "openmp": Param(True, "use OpenMP for large loops", _bool),
-    "openmp_elemwise_minsize": Param(200_000, "smallest loop run with OpenMP", _int),
+    "openmp_elemwise_minsize": Param(500_000, "smallest loop run with OpenMP threads", _int),
     "optimizer_excluding": Param("", "rewrite passes to skip, separated by ':'", _str),
     "on_unused_input": Param("raise", "default on_unused_input of function()", _choice("raise", "warn", "ignore")),
     "compute_test_value": Param("off", "accepted for Theano compatibility; mlc does not use test values",

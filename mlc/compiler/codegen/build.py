@@ -21,6 +21,11 @@ from typing import Any
 
 from ..config import config
 
+# Idle OpenMP threads must sleep, not spin: they share the cores with BLAS's threads, and
+# spinning ones slow a train step several times over on small machines. Read when libgomp
+# loads, so it is set before any kernel library is opened (a user's setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off", "-std=gnu11")
 _loaded: dict[str, Any] = {}

@@ -207,7 +207,10 @@ def render_body(kernel: LoopKernel, load: Sequence[str]) -> tuple[list[str], str
 class CRenderer:
     """Renders loop kernels to C functions taking integer pointers, shapes and strides."""
 
-    parallel_for = "#pragma omp parallel for simd schedule(static) if({n} > {threshold})"
+    # Two loops, not one with an if() clause: GCC's serial fallback of ``parallel for simd
+    # if(...)`` loses the vector math calls.
+    parallel_for = "#pragma omp parallel for simd schedule(static)"
+    serial_for = "#pragma omp simd"
     parallel_rows = "#pragma omp parallel for schedule(static) if({n} > {threshold})"
 
     def __init__(self, threshold: int) -> None:
@@ -229,10 +232,18 @@ class CRenderer:
         return f"""
 void {name}_flat(long n, {ptr_args}) {{
     {' '.join(decls)}
-    {self.parallel_for.format(n="n", threshold=self.threshold)}
-    for (long i = 0; i < n; i++) {{
-        {' '.join(flat_body)}
-        out[i] = {res};
+    if (n > {self.threshold}) {{
+        {self.parallel_for}
+        for (long i = 0; i < n; i++) {{
+            {' '.join(flat_body)}
+            out[i] = {res};
+        }}
+    }} else {{
+        {self.serial_for}
+        for (long i = 0; i < n; i++) {{
+            {' '.join(flat_body)}
+            out[i] = {res};
+        }}
     }}
 }}
 
@@ -268,10 +279,13 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         init, combine, simd = _reduce_parts(k.reduce_op, k.acc_dtype)
         names = [str(i) for i in range(nin)]
         koff = "\n        ".join(f"long b{n} = 0;" for n in names + ["out"])
+        kzero = " ".join(f"const long b{n} = 0;" for n in names)
         kstep = "\n            ".join(f"b{n} += idx * kst[{j}L * nk + d];" for j, n in enumerate(names + ["out"]))
         rstart = " ".join(f"long a{n} = b{n};" for n in names)
         rstep = " ".join(f"a{n} += idx * rst[{j}L * nr + d];" for j, n in enumerate(names))
         rsingle = " ".join(f"const long a{n} = b{n} + q * rst[{j}L];" for j, n in enumerate(names))
+        runit = " ".join(f"const long a{n} = b{n} + q;" for n in names)
+        unit_test = " && ".join(f"rst[{j}L] == 1" for j in range(nin)) or "1"
         simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
         return f"""
 void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
@@ -282,6 +296,28 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
     long outer = 1, inner = 1;
     for (int d = 0; d < nk; d++) outer *= kshape[d];
     for (int d = 0; d < nr; d++) inner *= rshape[d];
+    if (outer == 1 && nr == 1 && inner > {self.threshold} && {int(bool(simd))}) {{
+        /* one long reduction (e.g. a full sum): split it across threads */
+        {kzero}
+        {acc_t} acc = {init};
+        if ({unit_test}) {{
+            #pragma omp parallel for simd schedule(static) reduction({simd or "+"}:acc)
+            for (long q = 0; q < inner; q++) {{
+                {runit}
+                {' '.join(body)}
+                acc = {combine.format(acc="acc", v=res)};
+            }}
+        }} else {{
+            #pragma omp parallel for simd schedule(static) reduction({simd or "+"}:acc)
+            for (long q = 0; q < inner; q++) {{
+                {rsingle}
+                {' '.join(body)}
+                acc = {combine.format(acc="acc", v=res)};
+            }}
+        }}
+        out[0] = ({out_t})acc;
+        return;
+    }}
     {self.parallel_rows.format(n="outer * inner", threshold=self.threshold)}
     for (long o = 0; o < outer; o++) {{
         {koff}
@@ -291,7 +327,14 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
             {kstep}
         }}
         {acc_t} acc = {init};
-        if (nr == 1) {{
+        if (nr == 1 && ({unit_test})) {{
+            {simd_pragma}
+            for (long q = 0; q < inner; q++) {{
+                {runit}
+                {' '.join(body)}
+                acc = {combine.format(acc="acc", v=res)};
+            }}
+        }} else if (nr == 1) {{
             {simd_pragma}
             for (long q = 0; q < inner; q++) {{
                 {rsingle}

@@ -156,15 +156,43 @@ class ReduceThunk:
         out = self.buffer.get(tuple(shape[d] for d in kept))
         if out.size:
             ptr = self.ptr
+            out_strides = iter([s // out.itemsize for s in out.strides])
             strides = [_elem_strides(a, shape) for a in arrays]
-            out_strides = [s // out.itemsize for s in out.strides]
-            kst = np.array([[s[d] for d in kept] for s in strides] + [out_strides], dtype=np.int64)
-            rst = np.array([[s[d] for d in axes] for s in strides], dtype=np.int64)
-            kshape = np.array([shape[d] for d in kept], dtype=np.int64)
-            rshape = np.array([shape[d] for d in axes], dtype=np.int64)
+            strides.append([0 if d in axes else next(out_strides) for d in range(len(shape))])
+            dims, strides, reduced = _collapse(shape, strides, [d in axes for d in range(len(shape))])
+            kept = [d for d in range(len(dims)) if not reduced[d]]
+            axes = [d for d in range(len(dims)) if reduced[d]]
+            kst = np.array([[s[d] for d in kept] for s in strides], dtype=np.int64)
+            rst = np.array([[s[d] for d in axes] for s in strides[:-1]], dtype=np.int64)
+            kshape = np.array([dims[d] for d in kept], dtype=np.int64)
+            rshape = np.array([dims[d] for d in axes], dtype=np.int64)
             self.fn(len(kept), len(axes), ptr(kshape), ptr(rshape), ptr(kst), ptr(rst),
                     *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
+
+
+def _collapse(shape: tuple, strides: list, reduced: list) -> tuple[list, list, list]:
+    """Merge neighbouring dims of the same kind (both reduced or both kept) that every
+    operand walks as one, and drop size-1 dims, so loops run long and flat."""
+    dims, st, red = [], [[] for _ in strides], []
+    for d, size in enumerate(shape):
+        if size == 1 and len(shape) > 1:
+            continue
+        if dims and red[-1] == reduced[d] and all(s[-1] == sd[d] * size for s, sd in zip(st, strides)):
+            dims[-1] *= size
+            for s, sd in zip(st, strides):
+                s[-1] = sd[d]
+            continue
+        dims.append(size)
+        red.append(reduced[d])
+        for s, sd in zip(st, strides):
+            s.append(sd[d])
+    if not any(red):  # everything reduced was size 1: reduce over one dummy dim
+        dims.append(1)
+        red.append(True)
+        for s in st:
+            s.append(0)
+    return dims, st, red
 
 
 class DotThunk:

@@ -169,12 +169,14 @@ def _labels_pattern(var):
     return z, y
 
 
-@node_rewriter(["neg"])
+@node_rewriter([AdvancedSubtensor])
 def crossentropy_1hot(fgraph, node):
-    pattern = _labels_pattern(node.inputs[0])
+    """``log_softmax(z)[arange(n), y]`` → ``-SoftmaxCrossentropy1Hot(z, y)[0]`` (the sign then
+    cancels against the loss's own negation)."""
+    pattern = _labels_pattern(node.outputs[0])
     if pattern is None:
         return None
-    return [SoftmaxCrossentropy1Hot()(*pattern)[0]]
+    return [-SoftmaxCrossentropy1Hot()(*pattern)[0]]
 
 
 @node_rewriter([LogSoftmaxGrad])

@@ -116,11 +116,14 @@ def test_large_arrays_use_openmp_path_and_agree(rng):
 
 @pytest.mark.parametrize("name,npfn", [("exp", np.exp), ("sin", np.sin), ("tanh", np.tanh), ("log", np.log),
                                        ("cos", np.cos), ("expm1", np.expm1)])
-def test_vector_math_within_4_ulp_of_numpy(name, npfn, rng):
+def test_vector_math_within_4_ulp(name, npfn, rng):
     v = rng.uniform(0.01, 20, 100_000).astype("float32")
     x = T.fvector()
     got = theano.function([x], T.elemwise_op(name)(x) * 1)(v)
-    np.testing.assert_array_max_ulp(got, npfn(v), maxulp=4)
+    correctly_rounded = npfn(v.astype("float64")).astype("float32")
+    np.testing.assert_array_max_ulp(got, correctly_rounded, maxulp=4)
+    if name in ("exp", "sin", "tanh"):  # the functions of the elementwise benchmark
+        np.testing.assert_array_max_ulp(got, npfn(v), maxulp=4)
 
 
 def test_nan_inf_propagate_like_numpy():
