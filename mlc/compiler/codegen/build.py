@@ -70,7 +70,25 @@ def compiler() -> str | None:
 
 @lru_cache(maxsize=None)
 def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool]:
-    """OpenMP and libmvec flags that this compiler accepts, and whether vector math works."""
+    """OpenMP and libmvec flags that this compiler accepts, and whether vector math works;
+    probed once per compiler and remembered in the cache directory."""
+    import json
+    key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}".encode()).hexdigest()[:16]
+    record = Path(config.cache_dir) / f"features-{key}.json"
+    try:
+        flags, vector = json.loads(record.read_text())
+        return tuple(flags), bool(vector)
+    except (OSError, ValueError):
+        pass
+    flags, vector = _probe_features(cxx)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps([list(flags), vector]))
+    os.replace(tmp, record)
+    return flags, vector
+
+
+def _probe_features(cxx: str) -> tuple[tuple[str, ...], bool]:
     src = ("#include <math.h>\n#pragma omp declare simd notinbranch\nfloat expf(float);\n"
            "void f(long n, float* x) {\n#pragma omp parallel for simd\nfor (long i = 0; i < n; i++) x[i] = expf(x[i]);}\n")
     with tempfile.TemporaryDirectory() as tmp:
