@@ -287,6 +287,16 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         runit = " ".join(f"const long a{n} = b{n} + q;" for n in names)
         unit_test = " && ".join(f"rst[{j}L] == 1" for j in range(nin)) or "1"
         simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
+        parallel_pragma = f"#pragma omp parallel for simd schedule(static) reduction({simd or '+'}:acc)"
+        accumulate = f"{' '.join(body)} acc = {combine.format(acc='acc', v=res)};"
+
+        def loop(pragma: str, offsets: str) -> str:
+            return f"""{{
+            {pragma}
+            for (long q = 0; q < inner; q++) {{ {offsets} {accumulate} }}
+        }}"""
+        odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
+                    f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
         return f"""
 void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
     {' '.join(decls)}
@@ -300,21 +310,8 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
         /* one long reduction (e.g. a full sum): split it across threads */
         {kzero}
         {acc_t} acc = {init};
-        if ({unit_test}) {{
-            #pragma omp parallel for simd schedule(static) reduction({simd or "+"}:acc)
-            for (long q = 0; q < inner; q++) {{
-                {runit}
-                {' '.join(body)}
-                acc = {combine.format(acc="acc", v=res)};
-            }}
-        }} else {{
-            #pragma omp parallel for simd schedule(static) reduction({simd or "+"}:acc)
-            for (long q = 0; q < inner; q++) {{
-                {rsingle}
-                {' '.join(body)}
-                acc = {combine.format(acc="acc", v=res)};
-            }}
-        }}
+        if ({unit_test}) {loop(parallel_pragma, runit)}
+        else {loop(parallel_pragma, rsingle)}
         out[0] = ({out_t})acc;
         return;
     }}
@@ -327,29 +324,9 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
             {kstep}
         }}
         {acc_t} acc = {init};
-        if (nr == 1 && ({unit_test})) {{
-            {simd_pragma}
-            for (long q = 0; q < inner; q++) {{
-                {runit}
-                {' '.join(body)}
-                acc = {combine.format(acc="acc", v=res)};
-            }}
-        }} else if (nr == 1) {{
-            {simd_pragma}
-            for (long q = 0; q < inner; q++) {{
-                {rsingle}
-                {' '.join(body)}
-                acc = {combine.format(acc="acc", v=res)};
-            }}
-        }} else {{
-            for (long q = 0; q < inner; q++) {{
-                {rstart}
-                long r2 = q;
-                for (int d = nr - 1; d >= 0; d--) {{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}
-                {' '.join(body)}
-                acc = {combine.format(acc="acc", v=res)};
-            }}
-        }}
+        if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
+        else if (nr == 1) {loop(simd_pragma, rsingle)}
+        else {loop("", odometer)}
         out[bout] = ({out_t})acc;
     }}
 }}
