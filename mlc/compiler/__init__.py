@@ -15,10 +15,9 @@ from .graph import Apply, Constant, Op, Variable, clone_replace
 from .mode import Mode
 from .printing import debugprint, pp
 from .sharedvalue import SharedVariable, shared
-from . import printing  # noqa: F401
+from . import gradient, printing  # noqa: F401
 
 clone = clone_replace
-gradient = __import__(__name__ + ".gradient", fromlist=["gradient"])
 
 __all__ = ["config", "function", "shared", "grad", "In", "Out", "Param", "Function", "Mode",
            "jacobian", "hessian", "verify_grad", "disconnected_grad", "debugprint", "pp",

@@ -2,9 +2,9 @@
 and change callbacks. Rewrites edit it; the user's graph is never touched."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from .graph import Apply, Constant, Variable, toposort
+from .graph import Apply, Variable, toposort
 
 
 class InconsistentGraphError(ValueError):
@@ -217,10 +217,3 @@ def _depends_on(var: Variable, target: Variable) -> bool:
     if var is target:
         return True
     return any(target in n.outputs or target in n.inputs for n in toposort([var]))
-
-
-def is_constant(v: Variable) -> bool:
-    return isinstance(v, Constant)
-
-
-Listener = Callable[..., None]

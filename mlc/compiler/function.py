@@ -18,7 +18,6 @@ from .config import config
 from .fgraph import FunctionGraph
 from .graph import Constant, Variable, clone_replace, graph_inputs
 from .mode import Mode
-from .runtime import VM
 from .sharedvalue import SharedVariable
 from .tensor.variable import as_tensor_variable
 from .types import TensorType

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .config import config
 from .graph import Apply, Op, Variable, toposort
 from .types import FLOAT_DTYPES, TensorType
 
@@ -78,7 +79,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
         g = grads.get(id(w))
         if g is None:
             if w.type.dtype not in FLOAT_DTYPES if isinstance(w.type, TensorType) else True:
-                g = T.zeros_like(w, dtype=_float_of(w))
+                g = T.zeros_like(w, dtype=config.floatX)  # discrete inputs: zero, as Theano
             else:
                 message = (f"grad: the cost does not depend on wrt {_describe(w, i)}; pass "
                            "disconnected_inputs='ignore' (or 'warn') to get zeros for it")
@@ -91,11 +92,6 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
             g.name = f"(d{cost}/d{w.name})" if cost is not None and cost.name else f"d/d{w.name}"
         result.append(g)
     return result[0] if single else result
-
-
-def _float_of(w: Variable) -> str:
-    from .config import config
-    return config.floatX
 
 
 def _match_type(g: Variable, like: Variable) -> Variable:

@@ -71,11 +71,6 @@ class Variable:
     def __repr__(self) -> str:
         return str(self)
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_cache", None)
-        return state
-
 
 class Constant(Variable):
     """A variable with a fixed value known at graph-build time."""

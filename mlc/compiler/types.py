@@ -150,17 +150,3 @@ class RandomStateType(Type):
 
     def __repr__(self) -> str:
         return "RandomStateType()"
-
-
-class GenericType(Type):
-    """Any Python object (used for slices and other static values)."""
-
-    def filter(self, value: Any, strict: bool = False, allow_downcast: bool | None = None,
-               what: str = "value") -> Any:
-        return value
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))

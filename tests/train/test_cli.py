@@ -1,6 +1,5 @@
 """The command lines, run as real subprocesses (kills included)."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -8,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from mlc.train.checkpoint import read_checkpoint
 

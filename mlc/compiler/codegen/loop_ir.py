@@ -68,7 +68,7 @@ def kernel_for(node: Apply) -> LoopKernel | None:
         return None
     if any(dt not in SUPPORTED_DTYPES or not _has_c(o) for o, _, dt in body):
         return None
-    if reduce_op is not None and not axes:
+    if reduce_op is not None and (not axes or acc == "bool" or node.outputs[0].dtype == "bool"):
         return None
     return LoopKernel(dtypes, tuple(all(i.broadcastable) for i in node.inputs), tuple(body),
                       node.outputs[0].dtype, ndim, reduce_op, tuple(axes), acc)

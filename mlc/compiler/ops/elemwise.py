@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..graph import Apply, Op, Variable
+from ..graph import Apply, Op
 from ..types import TensorType
 from .scalar import ScalarOp
 

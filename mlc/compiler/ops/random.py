@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Apply, Op
-from ..types import RandomStateType, TensorType, upcast
+from ..types import RandomStateType, TensorType
 
 
 def _T():
@@ -74,7 +74,3 @@ class RandomVariable(Op):
 
     def grad(self, inputs, output_grads):
         return [None] * len(inputs)
-
-
-def param_dtype(*params: Any) -> str:
-    return upcast(*[_T().as_tensor_variable(p).dtype for p in params])

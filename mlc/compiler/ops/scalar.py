@@ -109,7 +109,7 @@ class Cast(ScalarOp):
     """Conversion to ``dtype`` (one instance per dtype)."""
 
     def __init__(self, dtype: str) -> None:
-        super().__init__(f"cast_{dtype}", 1, lambda x: x.astype(dtype), f"(({{t}}){{0}})",
+        super().__init__(f"cast_{dtype}", 1, lambda x: x.astype(dtype), "(({t}){0})",
                          out_dtype=lambda *_: dtype, grad=_cast_grad)
         self.dtype = dtype
 

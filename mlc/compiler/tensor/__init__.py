@@ -15,4 +15,3 @@ from ..types import TensorType  # noqa: F401
 
 RandomStreams = shared_randomstreams.RandomStreams
 as_tensor = as_tensor_variable
-sqr = sqr  # noqa: F405  (re-exported for readers of Theano code)

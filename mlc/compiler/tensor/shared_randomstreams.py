@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..config import config
-from ..ops.random import RandomVariable, param_dtype
+from ..ops.random import RandomVariable
 from ..sharedvalue import SharedVariable, shared
 from ..types import resolve_dtype
 from .shape import make_vector, shape_list, vector_length
@@ -72,4 +72,4 @@ class RandomStreams:
         return self._draw("random_integers", size, [low, high], dtype, ndim)
 
 
-__all__ = ["RandomStreams", "param_dtype"]
+__all__ = ["RandomStreams"]

@@ -4,7 +4,6 @@ import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
-from mlc.compiler.codegen.thunks import ElemwiseThunk, ReduceThunk
 from mlc.compiler.ops.scalar import SCALAR_OPS
 from tests.compiler.ops.test_scalar_table import REFERENCE
 
