@@ -1,6 +1,7 @@
 """From a FunctionGraph to something that runs: rewrite it for the mode, then build the VM."""
 from __future__ import annotations
 
+from .config import config
 from .fgraph import FunctionGraph
 from .mode import Mode
 from .runtime import VM
@@ -16,6 +17,10 @@ def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> tuple[VM, list, li
     """``(vm, input_cells, output_cells)`` for ``fgraph``; shared variables' cells are their
     containers, so the VM always reads their current value."""
     from .sharedvalue import SharedVariable
+    if config.device != "cpu":
+        from .codegen.build import warn_once
+        warn_once("device", f"config.device={config.device!r}: the CUDA backend is not built yet, so mlc "
+                            "computes on the CPU")
     storage: dict = {}
     for k, v in enumerate(fgraph.inputs):
         storage[v] = v.container if isinstance(v, SharedVariable) else [None]

@@ -37,7 +37,7 @@ class CompileError(RuntimeError):
     """The C compiler rejected generated code (a bug in mlc: please report it)."""
 
 
-def _warn_once(key: str, message: str) -> None:
+def warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -59,10 +59,10 @@ def compiler() -> str | None:
     """The C compiler to use, or None (after one warning) when there is none."""
     cxx = config.cxx
     if not cxx:
-        _warn_once("no-cxx", "config.cxx is empty: mlc runs every node with its Python perform (slow)")
+        warn_once("no-cxx", "config.cxx is empty: mlc runs every node with its Python perform (slow)")
         return None
     if _compiler_identity(cxx) is None:
-        _warn_once("no-cxx", f"C compiler {cxx!r} not found: mlc runs every node with its Python perform "
+        warn_once("no-cxx", f"C compiler {cxx!r} not found: mlc runs every node with its Python perform "
                              "(slow); install gcc or set config.cxx")
         return None
     return cxx

@@ -14,7 +14,7 @@ from ..mode import Mode
 from ..ops.blas import Dot, Gemm
 from ..ops.elemwise import check_broadcast
 from ..runtime import blas
-from .build import CompileError, _warn_once, build, features
+from .build import CompileError, warn_once, build, features
 from .c_renderer import CRenderer
 from .loop_ir import LoopKernel, kernel_for
 
@@ -246,7 +246,7 @@ def _compile(kernels: dict) -> tuple[Any, dict]:
     try:
         built = build(source, cdefs)
     except CompileError as err:
-        _warn_once("compile-error", f"{err}\nfalling back to Python perform")
+        warn_once("compile-error", f"{err}\nfalling back to Python perform")
         return None, {}
     return built, {node: unique[k.key()][0] for node, k in kernels.items()}
 

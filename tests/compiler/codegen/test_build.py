@@ -81,3 +81,11 @@ def test_debug_mode_catches_a_kernel_disagreeing_with_perform(monkeypatch):
     f = theano.function([x], T.tanh(x) * 0.5, mode="DEBUG")
     with pytest.raises(AssertionError, match="disagrees with its perform"):
         f(np.ones(2))
+
+
+def test_cuda_device_warns_that_it_runs_on_cpu(monkeypatch):
+    monkeypatch.setattr(build, "_warned", set())
+    x = T.dvector()
+    with theano.config.change(device="cuda"), pytest.warns(RuntimeWarning, match="CPU"):
+        f = theano.function([x], x * 2)
+    assert f(np.ones(2)).tolist() == [2.0, 2.0]
