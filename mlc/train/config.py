@@ -4,7 +4,12 @@ writing the resolved configuration back as TOML."""
 from __future__ import annotations
 
 import copy
-import tomllib
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI
+    import tomli as tomllib
 from pathlib import Path
 from typing import Any
 
