@@ -217,3 +217,22 @@ def _depends_on(var: Variable, target: Variable) -> bool:
     if var is target:
         return True
     return any(target in n.outputs or target in n.inputs for n in toposort([var]))
+
+
+def memory_sources(var: Variable) -> set[Variable]:
+    """``var`` and every variable whose buffer ``var`` may share: what it views or was
+    computed in place into, following the ops' ``view_map`` and ``destroy_map`` back."""
+    result, stack = {var}, [var]
+    while stack:
+        node = stack.pop().owner
+        if node is None:
+            continue
+        for k, out in enumerate(node.outputs):
+            if out not in result:
+                continue
+            for mapping in (getattr(node.op, "view_map", {}), getattr(node.op, "destroy_map", {})):
+                for i in mapping.get(k, []):
+                    if node.inputs[i] not in result:
+                        result.add(node.inputs[i])
+                        stack.append(node.inputs[i])
+    return result

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .config import config
-from .fgraph import FunctionGraph
+from .fgraph import FunctionGraph, memory_sources
 from .graph import Constant, Variable, clone_replace, graph_inputs
 from .mode import Mode
 from .sharedvalue import SharedVariable
@@ -253,26 +253,11 @@ class Function:
 
 def may_alias(fgraph: FunctionGraph) -> list[bool]:
     """For each output, whether its value may share memory with an input, a shared variable
-    or a constant (following the ops' ``view_map`` / ``destroy_map``), so must be copied out.
-    An update computed in place into its own shared variable needs no copy."""
+    or a constant, so must be copied out. An update computed in place into its own shared
+    variable needs no copy."""
     targets = getattr(fgraph, "update_targets", {})
-    result = []
-    for k, out in enumerate(fgraph.outputs):
-        seen, stack, alias = set(), [out], False
-        while stack and not alias:
-            var = stack.pop()
-            if var.owner is None:
-                alias = var is not targets.get(k)
-                continue
-            node = var.owner
-            j = node.outputs.index(var)
-            for mapping in (getattr(node.op, "view_map", {}), getattr(node.op, "destroy_map", {})):
-                for i in mapping.get(j, []):
-                    if id(node.inputs[i]) not in seen:
-                        seen.add(id(node.inputs[i]))
-                        stack.append(node.inputs[i])
-        result.append(alias)
-    return result
+    return [any(v.owner is None and v is not targets.get(k) for v in memory_sources(out))
+            for k, out in enumerate(fgraph.outputs)]
 
 
 _MISSING = object()

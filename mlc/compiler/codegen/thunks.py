@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import config
-from ..fgraph import FunctionGraph
+from ..fgraph import FunctionGraph, memory_sources
 from ..graph import Apply, format_trace
 from ..mode import Mode
 from ..ops.blas import Dot, Gemm
@@ -43,20 +43,7 @@ class Pointers:
 def escaping(fgraph: FunctionGraph) -> set:
     """Variables whose buffers may be handed to the caller: the outputs and everything an
     output views or was computed in place into."""
-    result = set(fgraph.outputs)
-    stack = list(fgraph.outputs)
-    while stack:
-        var = stack.pop()
-        node = var.owner
-        if node is None:
-            continue
-        k = node.outputs.index(var)
-        for mapping in (getattr(node.op, "view_map", {}), getattr(node.op, "destroy_map", {})):
-            for i in mapping.get(k, []):
-                if node.inputs[i] not in result:
-                    result.add(node.inputs[i])
-                    stack.append(node.inputs[i])
-    return result
+    return set().union(*[memory_sources(out) for out in fgraph.outputs])
 
 
 class _Buffer:
