@@ -1,7 +1,7 @@
 """Compiling C through the system compiler and loading it with cffi, with a disk cache.
 
-A library's key is the SHA-256 of its source, the compiler's identity, the flags and
-the mlc version. Writes are atomic (temporary file + rename) and a file lock makes two
+A library's key is the SHA-256 of its source, the compiler's identity, the flags, the
+mlc version and the CPU (the code is built for the machine it runs on). Writes are atomic (temporary file + rename) and a file lock makes two
 processes build one key once. A cached library whose checksum does not match (truncated,
 corrupt) is rebuilt. Without a compiler (``config.cxx = ''`` or none found) mlc warns once
 and runs every node's Python ``perform``.
@@ -73,7 +73,8 @@ def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool]:
     """OpenMP and libmvec flags that this compiler accepts, and whether vector math works;
     probed once per compiler and remembered in the cache directory."""
     import json
-    key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}|{_machine_identity()}".encode()
+                         ).hexdigest()[:16]
     record = Path(config.cache_dir) / f"features-{key}.json"
     try:
         flags, vector = json.loads(record.read_text())
@@ -108,10 +109,23 @@ def features() -> tuple[tuple[str, ...], bool]:
     return _feature_flags(cxx) if cxx else ((), False)
 
 
+@lru_cache(maxsize=None)
+def _machine_identity() -> str:
+    """The CPU's model and features: ``-march=native`` code must not move to another CPU
+    through a shared cache directory."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = []
+    return platform.machine() + "".join(lines)
+
+
 def cache_key(source: str, cxx: str, flags: tuple[str, ...]) -> str:
     from ... import __version__
     h = hashlib.sha256()
-    for part in (source, _compiler_identity(cxx) or cxx, " ".join(flags), __version__):
+    for part in (source, _compiler_identity(cxx) or cxx, " ".join(flags), __version__, _machine_identity()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
