@@ -211,7 +211,12 @@ class CRenderer:
     # if(...)`` loses the vector math calls.
     parallel_for = "#pragma omp parallel for simd schedule(static)"
     serial_for = "#pragma omp simd"
-    parallel_rows = "#pragma omp parallel for schedule(static) if({n} > {threshold})"
+    parallel_rows = "#pragma omp parallel for schedule(static)"
+
+    def branch(self, rows_loop: str) -> str:
+        """The loop over rows, run by OpenMP threads only when the work is large."""
+        return (f"if (outer * inner > {self.threshold}) {{\n{self.parallel_rows}\n{rows_loop}\n    }} else {{\n"
+                f"{rows_loop}\n    }}")
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
@@ -223,12 +228,23 @@ class CRenderer:
         decls.append(f"{C_TYPES[k.out_dtype]}* out = ({C_TYPES[k.out_dtype]}*)pout;")
         flat_body, res = render_body(k, [f"in{i}[0]" if s else f"in{i}[i]" for i, s in enumerate(k.input_scalar)])
         strided_body, res2 = render_body(k, [f"in{i}[o{i} + j * s{i}]" for i in range(nin)])
-        ops = list(range(nin)) + ["o"]
         names = [f"{i}" for i in range(nin)] + ["out"]
         offsets = "\n            ".join(f"long o{n} = 0;" for n in names)
         steps = "\n                ".join(f"o{n} += idx * st[{k_}L * ndim + d];" for k_, n in enumerate(names))
         inner = "\n            ".join(f"const long s{n} = st[{k_}L * ndim + ndim - 1];" for k_, n in enumerate(names))
-        del ops
+        rows_loop = f"""    for (long r = 0; r < outer; r++) {{
+        {offsets}
+        long rem = r;
+        for (int d = ndim - 2; d >= 0; d--) {{
+            long idx = rem % shape[d]; rem /= shape[d];
+            {steps}
+        }}
+        {inner}
+        for (long j = 0; j < inner; j++) {{
+            {' '.join(strided_body)}
+            out[oout + j * sout] = {res2};
+        }}
+    }}"""
         return f"""
 void {name}_flat(long n, {ptr_args}) {{
     {' '.join(decls)}
@@ -253,20 +269,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
     const long* st = (const long*)pstrides;
     long inner = shape[ndim - 1], outer = 1;
     for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
-    {self.parallel_rows.format(n="outer * inner", threshold=self.threshold)}
-    for (long r = 0; r < outer; r++) {{
-        {offsets}
-        long rem = r;
-        for (int d = ndim - 2; d >= 0; d--) {{
-            long idx = rem % shape[d]; rem /= shape[d];
-            {steps}
-        }}
-        {inner}
-        for (long j = 0; j < inner; j++) {{
-            {' '.join(strided_body)}
-            out[oout + j * sout] = {res2};
-        }}
-    }}
+    {self.branch(rows_loop)}
 }}
 """
 
@@ -297,6 +300,19 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         }}"""
         odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
                     f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
+        rows_loop = f"""    for (long o = 0; o < outer; o++) {{
+        {koff}
+        long rem = o;
+        for (int d = nk - 1; d >= 0; d--) {{
+            long idx = rem % kshape[d]; rem /= kshape[d];
+            {kstep}
+        }}
+        {acc_t} acc = {init};
+        if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
+        else if (nr == 1) {loop(simd_pragma, rsingle)}
+        else {loop("", odometer)}
+        out[bout] = ({out_t})acc;
+    }}"""
         return f"""
 void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
     {' '.join(decls)}
@@ -315,20 +331,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
         out[0] = ({out_t})acc;
         return;
     }}
-    {self.parallel_rows.format(n="outer * inner", threshold=self.threshold)}
-    for (long o = 0; o < outer; o++) {{
-        {koff}
-        long rem = o;
-        for (int d = nk - 1; d >= 0; d--) {{
-            long idx = rem % kshape[d]; rem /= kshape[d];
-            {kstep}
-        }}
-        {acc_t} acc = {init};
-        if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
-        else if (nr == 1) {loop(simd_pragma, rsingle)}
-        else {loop("", odometer)}
-        out[bout] = ({out_t})acc;
-    }}
+    {self.branch(rows_loop)}
 }}
 """
 
