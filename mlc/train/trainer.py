@@ -120,8 +120,8 @@ class Trainer:
         if valid is not None:
             self.check_data(valid, "valid")
         floatX = theano.config.floatX
-        self._X.set_value(train.X.reshape(len(train.X), -1).astype(floatX), borrow=True)
-        self._y.set_value(np.asarray(train.y).astype("int64"), borrow=True)
+        self._X.set_value(train.X.reshape(len(train.X), -1).astype(floatX, copy=False), borrow=True)
+        self._y.set_value(np.asarray(train.y).astype("int64", copy=False), borrow=True)
         monitor = self.early_stopping.get("monitor", "val_loss" if valid is not None else "loss")
         patience = int(self.early_stopping.get("patience", 0))
         st = self.state
@@ -196,8 +196,8 @@ class Trainer:
         """Mean loss and metrics over ``data`` (no regularization term)."""
         self.check_data(data, getattr(data, "name", "evaluation"))
         totals = np.zeros(1 + len(self.metric_names))
-        X = data.X.reshape(len(data.X), -1).astype(theano.config.floatX)
-        y = np.asarray(data.y).astype("int64")
+        X = data.X.reshape(len(data.X), -1).astype(theano.config.floatX, copy=False)
+        y = np.asarray(data.y).astype("int64", copy=False)
         for i in range(0, len(X), batch_size):
             values = self._eval_fn(X[i:i + batch_size], y[i:i + batch_size])
             totals += np.array([float(v) for v in values]) * len(X[i:i + batch_size])
@@ -206,7 +206,7 @@ class Trainer:
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities for already-preprocessed features ``X``."""
-        X = np.asarray(X).reshape(len(X), -1).astype(theano.config.floatX)
+        X = np.asarray(X).reshape(len(X), -1).astype(theano.config.floatX, copy=False)
         parts = [self._predict_fn(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, self.n_classes or 0))
 
