@@ -179,6 +179,8 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from .inference import load_model
+    if args.out is not None and not args.out.endswith((".npy", ".csv")):
+        raise ValueError(f"--out {args.out}: use a .csv or .npy file name")
     model = load_model(args.model)
     X = load_features(args.input)
     result = model.predict_proba(X) if args.proba else model.predict(X)
@@ -186,10 +188,8 @@ def _predict(args: argparse.Namespace) -> int:
         np.savetxt(sys.stdout, result, fmt="%.6g" if args.proba else "%d", delimiter=",")
     elif args.out.endswith(".npy"):
         np.save(args.out, result)
-    elif args.out.endswith(".csv"):
-        np.savetxt(args.out, result, fmt="%.6g" if args.proba else "%d", delimiter=",")
     else:
-        raise ValueError(f"--out {args.out}: use a .csv or .npy file name")
+        np.savetxt(args.out, result, fmt="%.6g" if args.proba else "%d", delimiter=",")
     return 0
 
 

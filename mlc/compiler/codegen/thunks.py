@@ -132,6 +132,7 @@ class ReduceThunk:
         self.axes = kernel.reduce_axes
         self.op = kernel.reduce_op
         self.buffer = _Buffer(reusable, node.outputs[0].dtype)
+        self.layouts: dict = {}  # loop descriptions by operand shapes and strides (stable across calls)
 
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
@@ -142,20 +143,29 @@ class ReduceThunk:
         kept = [d for d in range(len(shape)) if d not in axes]
         out = self.buffer.get(tuple(shape[d] for d in kept))
         if out.size:
+            key = (shape, tuple(a.strides for a in arrays), out.strides)
+            layout = self.layouts.get(key)
+            if layout is None:
+                if len(self.layouts) > 16:
+                    self.layouts.clear()
+                layout = self.layouts[key] = self._layout(arrays, shape, out)
             ptr = self.ptr
-            out_strides = iter([s // out.itemsize for s in out.strides])
-            strides = [_elem_strides(a, shape) for a in arrays]
-            strides.append([0 if d in axes else next(out_strides) for d in range(len(shape))])
-            dims, strides, reduced = _collapse(shape, strides, [d in axes for d in range(len(shape))])
-            kept = [d for d in range(len(dims)) if not reduced[d]]
-            axes = [d for d in range(len(dims)) if reduced[d]]
-            kst = np.array([[s[d] for d in kept] for s in strides], dtype=np.int64)
-            rst = np.array([[s[d] for d in axes] for s in strides[:-1]], dtype=np.int64)
-            kshape = np.array([dims[d] for d in kept], dtype=np.int64)
-            rshape = np.array([dims[d] for d in axes], dtype=np.int64)
-            self.fn(len(kept), len(axes), ptr(kshape), ptr(rshape), ptr(kst), ptr(rst),
-                    *[ptr(a) for a in arrays], ptr(out))
+            self.fn(*layout[0], *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
+
+    def _layout(self, arrays: list, shape: tuple, out: np.ndarray) -> tuple:
+        """The kernel's loop arguments (dims and strides, collapsed) and the arrays holding them."""
+        axes = self.axes
+        out_strides = iter([s // out.itemsize for s in out.strides])
+        strides = [_elem_strides(a, shape) for a in arrays]
+        strides.append([0 if d in axes else next(out_strides) for d in range(len(shape))])
+        dims, strides, reduced = _collapse(shape, strides, [d in axes for d in range(len(shape))])
+        kept = [d for d in range(len(dims)) if not reduced[d]]
+        axes = [d for d in range(len(dims)) if reduced[d]]
+        held = [np.array([dims[d] for d in kept], dtype=np.int64), np.array([dims[d] for d in axes], dtype=np.int64),
+                np.array([[s[d] for d in kept] for s in strides], dtype=np.int64),
+                np.array([[s[d] for d in axes] for s in strides[:-1]], dtype=np.int64)]
+        return (len(kept), len(axes), *[self.ptr(a) for a in held]), held
 
 
 def _collapse(shape: tuple, strides: list, reduced: list) -> tuple[list, list, list]:
