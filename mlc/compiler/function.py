@@ -152,9 +152,10 @@ class FunctionMaker:
         self.shared = shared
         self.fgraph = FunctionGraph(input_vars + shared, outputs + [u for _, u in updates])
         self.fgraph.update_targets = {len(outputs) + k: var for k, (var, _) in enumerate(updates)}
-        from . import linker
-        linker.rewrite(self.fgraph, mode)
-        self.vm, self.input_cells, self.output_cells = linker.link(self.fgraph, mode, len(input_vars))
+        from .rewrite import optimize
+        from .runtime.linker import link
+        optimize(self.fgraph, mode)
+        self.vm, self.input_cells, self.output_cells = link(self.fgraph, mode, len(input_vars))
 
 
 class Function:
@@ -243,6 +244,14 @@ class Function:
         if kind == "list":
             return results[:n]
         return dict(zip(kind, results))
+
+    def kernel_source(self, target: str = "c") -> str:
+        """The translation unit that ``target`` (``"c"``, ``"opencl"``, ``"cuda"``) would build
+        for this function's loop kernels (fused elementwise and reductions)."""
+        from .codegen import render_nodes, renderer_for
+        from .runtime.cpu import renderer
+        chosen = renderer() if target == "c" else renderer_for(target)
+        return render_nodes(self.maker.fgraph.toposort(), chosen)[0].source
 
     def __reduce__(self):
         return (_rebuild, self._spec)

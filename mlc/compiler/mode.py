@@ -15,6 +15,10 @@ from .config import config
 class Mode:
     """A linker (``'py'``, ``'c'`` or ``'debug'``) and the rewrite passes to run.
 
+    The linker names two separate choices: ``compiled`` (run nodes with the configured
+    device's backend, else each node's Python ``perform``) and ``check`` (compare every
+    node with its ``perform`` and report NaN/Inf: the ``DEBUG`` mode, on any backend).
+
     >>> Mode.get("FAST_RUN").excluding("fusion").excluded
     ('fusion',)
     """
@@ -26,6 +30,7 @@ class Mode:
         if optimizer not in ("fast_run", "fast_compile", "none"):
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'fast_run', 'fast_compile', 'none'")
         self.linker, self.optimizer, self.excluded = linker, optimizer, tuple(excluded)
+        self.compiled, self.check = linker != "py", linker == "debug"
         self.name = name or f"Mode({linker}, {optimizer})"
 
     def excluding(self, *names: str) -> "Mode":

@@ -1,8 +1,15 @@
 """Scalar operations: one row of a table per op.
 
-Each row states, in one place, the op's name and arity, its NumPy reference, the C
-expression the code generator emits, the dtype rule of its output and its gradient
-rule. ``Elemwise`` lifts a row to tensors; rewrites and codegen read the same rows.
+Each row states, in one place, the op's name and arity, its NumPy reference, the C-style
+expression every code generator emits (C, OpenCL and CUDA alike), the dtype rule of its
+output and its gradient rule. ``Elemwise`` lifts a row to tensors; rewrites and codegen
+read the same rows.
+
+An expression is a template over the arguments ``{0} {1} {2}`` (already converted to the
+computation dtype), ``{t}`` (the computation type) and ``{o}`` (the output type); ``$name(``
+is a math function that each renderer spells for the dtype (``expf`` in C, ``exp`` in
+OpenCL). ``c_int`` and ``c_bool`` replace ``c`` when the computation is on integers or on
+booleans; an empty ``c`` means no compiled form.
 
 A gradient rule gets the (tensor) inputs, the output and the output gradient ``gz``
 and returns one gradient per input (``None``: not differentiable there). It builds
@@ -83,9 +90,24 @@ class ScalarOp:
     associative: bool = False
     cast_inputs: bool = False  # inputs are cast to the output dtype before ``impl``
     tags: tuple = field(default=())
+    c_int: str | None = None
+    c_bool: str | None = None
 
     def output_dtype(self, *dtypes: str) -> str:
         return self.out_dtype(*dtypes)
+
+    def compute_dtype(self, arg_dtypes: tuple, out: str) -> str:
+        """The dtype the expression computes in: a predicate (bool result) compares its
+        arguments in their common dtype, every other op computes in its output dtype."""
+        return upcast(*arg_dtypes) if self.out_dtype is _rule_bool else out
+
+    def template(self, compute: str) -> str:
+        """The expression template for computing in ``compute`` ('' when there is none)."""
+        if compute == "bool":
+            return self.c_bool or self.c_int or self.c
+        if not compute.startswith("float"):
+            return self.c_int or self.c
+        return self.c
 
     def __str__(self) -> str:
         return self.name
@@ -109,9 +131,16 @@ class Cast(ScalarOp):
     """Conversion to ``dtype`` (one instance per dtype)."""
 
     def __init__(self, dtype: str) -> None:
-        super().__init__(f"cast_{dtype}", 1, lambda x: x.astype(dtype), "(({t}){0})",
+        super().__init__(f"cast_{dtype}", 1, lambda x: x.astype(dtype),
+                         "(({0}) != 0)" if dtype == "bool" else "(({o})({0}))",
                          out_dtype=lambda *_: dtype, grad=_cast_grad)
         self.dtype = dtype
+
+    def compute_dtype(self, arg_dtypes: tuple, out: str) -> str:
+        return arg_dtypes[0]  # converts its argument as it is
+
+    def template(self, compute: str) -> str:
+        return self.c
 
     def __reduce__(self):
         return (Cast, (self.dtype,))
@@ -207,66 +236,69 @@ _ROWS: list[ScalarOp] = [
              commutative=True, associative=True),
     ScalarOp("sub", 2, np.subtract, "({0} - {1})", grad=_g_sub),
     ScalarOp("true_div", 2, np.true_divide, "({0} / {1})", _rule_float, _g_true_div, cast_inputs=True),
-    ScalarOp("int_div", 2, np.floor_divide, "mlc_floordiv({0}, {1})", grad=_zero),
-    ScalarOp("mod", 2, np.mod, "mlc_mod({0}, {1})", grad=_g_mod),
-    ScalarOp("pow", 2, np.power, "mlc_pow({0}, {1})", grad=_g_pow),
-    ScalarOp("maximum", 2, np.maximum, "mlc_max({0}, {1})", grad=_g_maximum, commutative=True),
-    ScalarOp("minimum", 2, np.minimum, "mlc_min({0}, {1})", grad=_g_maximum, commutative=True),
+    ScalarOp("int_div", 2, np.floor_divide, "$mlc_floordiv({0}, {1})", grad=_zero,
+             c_int="(({t})mlc_ifloordiv({0}, {1}))"),
+    ScalarOp("mod", 2, np.mod, "$mlc_mod({0}, {1})", grad=_g_mod, c_int="(({t})mlc_imod({0}, {1}))"),
+    ScalarOp("pow", 2, np.power, "$pow({0}, {1})", grad=_g_pow, c_int="(({t})mlc_ipow({0}, {1}))"),
+    ScalarOp("maximum", 2, np.maximum, "MLC_MAX({0}, {1})", grad=_g_maximum, commutative=True),
+    ScalarOp("minimum", 2, np.minimum, "MLC_MIN({0}, {1})", grad=_g_maximum, commutative=True),
     ScalarOp("neg", 1, np.negative, "(-{0})", grad=_unary(lambda x, o, g: -g)),
-    ScalarOp("abs", 1, np.abs, "mlc_abs({0})", grad=_unary(lambda x, o, g: g * _T().sgn(x))),
-    ScalarOp("sgn", 1, np.sign, "mlc_sgn({0})", grad=_zero),
-    ScalarOp("exp", 1, np.exp, "exp({0})", _rule_float, _unary(lambda x, o, g: g * o), cast_inputs=True),
-    ScalarOp("exp2", 1, np.exp2, "exp2({0})", _rule_float,
+    ScalarOp("abs", 1, np.abs, "$fabs({0})", grad=_unary(lambda x, o, g: g * _T().sgn(x)),
+             c_int="(({0}) < 0 ? -({0}) : ({0}))"),
+    ScalarOp("sgn", 1, np.sign, "(({0}) > 0 ? ({t})1 : (({0}) < 0 ? ({t})-1 : ({0})))", grad=_zero,
+             c_int="(({t})((({0}) > 0) - (({0}) < 0)))"),
+    ScalarOp("exp", 1, np.exp, "$exp({0})", _rule_float, _unary(lambda x, o, g: g * o), cast_inputs=True),
+    ScalarOp("exp2", 1, np.exp2, "$exp2({0})", _rule_float,
              _unary(lambda x, o, g: g * o * math.log(2)), cast_inputs=True),
-    ScalarOp("expm1", 1, np.expm1, "expm1({0})", _rule_float,
+    ScalarOp("expm1", 1, np.expm1, "$expm1({0})", _rule_float,
              _unary(lambda x, o, g: g * (o + 1)), cast_inputs=True),
-    ScalarOp("log", 1, np.log, "log({0})", _rule_float, _unary(lambda x, o, g: g / x), cast_inputs=True),
-    ScalarOp("log2", 1, np.log2, "log2({0})", _rule_float,
+    ScalarOp("log", 1, np.log, "$log({0})", _rule_float, _unary(lambda x, o, g: g / x), cast_inputs=True),
+    ScalarOp("log2", 1, np.log2, "$log2({0})", _rule_float,
              _unary(lambda x, o, g: g / (x * math.log(2))), cast_inputs=True),
-    ScalarOp("log10", 1, np.log10, "log10({0})", _rule_float,
+    ScalarOp("log10", 1, np.log10, "$log10({0})", _rule_float,
              _unary(lambda x, o, g: g / (x * math.log(10))), cast_inputs=True),
-    ScalarOp("log1p", 1, np.log1p, "log1p({0})", _rule_float,
+    ScalarOp("log1p", 1, np.log1p, "$log1p({0})", _rule_float,
              _unary(lambda x, o, g: g / (1 + x)), cast_inputs=True),
-    ScalarOp("sqrt", 1, np.sqrt, "sqrt({0})", _rule_float,
+    ScalarOp("sqrt", 1, np.sqrt, "$sqrt({0})", _rule_float,
              _unary(lambda x, o, g: g * 0.5 / o), cast_inputs=True),
     ScalarOp("sqr", 1, np.square, "({0} * {0})", grad=_unary(lambda x, o, g: g * 2 * x)),
-    ScalarOp("reciprocal", 1, np.reciprocal, "(1 / {0})", _rule_float,
+    ScalarOp("reciprocal", 1, np.reciprocal, "(({t})1 / {0})", _rule_float,
              _unary(lambda x, o, g: -g * o * o), cast_inputs=True),
-    ScalarOp("sin", 1, np.sin, "sin({0})", _rule_float, _unary(lambda x, o, g: g * _T().cos(x)), cast_inputs=True),
-    ScalarOp("cos", 1, np.cos, "cos({0})", _rule_float, _unary(lambda x, o, g: -g * _T().sin(x)), cast_inputs=True),
-    ScalarOp("tan", 1, np.tan, "tan({0})", _rule_float, _unary(lambda x, o, g: g * (1 + o * o)), cast_inputs=True),
-    ScalarOp("arcsin", 1, np.arcsin, "asin({0})", _rule_float,
+    ScalarOp("sin", 1, np.sin, "$sin({0})", _rule_float, _unary(lambda x, o, g: g * _T().cos(x)), cast_inputs=True),
+    ScalarOp("cos", 1, np.cos, "$cos({0})", _rule_float, _unary(lambda x, o, g: -g * _T().sin(x)), cast_inputs=True),
+    ScalarOp("tan", 1, np.tan, "$tan({0})", _rule_float, _unary(lambda x, o, g: g * (1 + o * o)), cast_inputs=True),
+    ScalarOp("arcsin", 1, np.arcsin, "$asin({0})", _rule_float,
              _unary(lambda x, o, g: g / _T().sqrt(1 - x * x)), cast_inputs=True),
-    ScalarOp("arccos", 1, np.arccos, "acos({0})", _rule_float,
+    ScalarOp("arccos", 1, np.arccos, "$acos({0})", _rule_float,
              _unary(lambda x, o, g: -g / _T().sqrt(1 - x * x)), cast_inputs=True),
-    ScalarOp("arctan", 1, np.arctan, "atan({0})", _rule_float,
+    ScalarOp("arctan", 1, np.arctan, "$atan({0})", _rule_float,
              _unary(lambda x, o, g: g / (1 + x * x)), cast_inputs=True),
-    ScalarOp("sinh", 1, np.sinh, "sinh({0})", _rule_float, _unary(lambda x, o, g: g * _T().cosh(x)), cast_inputs=True),
-    ScalarOp("cosh", 1, np.cosh, "cosh({0})", _rule_float, _unary(lambda x, o, g: g * _T().sinh(x)), cast_inputs=True),
-    ScalarOp("tanh", 1, np.tanh, "tanh({0})", _rule_float, _unary(lambda x, o, g: g * (1 - o * o)), cast_inputs=True),
-    ScalarOp("arcsinh", 1, np.arcsinh, "asinh({0})", _rule_float,
+    ScalarOp("sinh", 1, np.sinh, "$sinh({0})", _rule_float, _unary(lambda x, o, g: g * _T().cosh(x)), cast_inputs=True),
+    ScalarOp("cosh", 1, np.cosh, "$cosh({0})", _rule_float, _unary(lambda x, o, g: g * _T().sinh(x)), cast_inputs=True),
+    ScalarOp("tanh", 1, np.tanh, "$tanh({0})", _rule_float, _unary(lambda x, o, g: g * (1 - o * o)), cast_inputs=True),
+    ScalarOp("arcsinh", 1, np.arcsinh, "$asinh({0})", _rule_float,
              _unary(lambda x, o, g: g / _T().sqrt(x * x + 1)), cast_inputs=True),
-    ScalarOp("arccosh", 1, np.arccosh, "acosh({0})", _rule_float,
+    ScalarOp("arccosh", 1, np.arccosh, "$acosh({0})", _rule_float,
              _unary(lambda x, o, g: g / _T().sqrt(x * x - 1)), cast_inputs=True),
-    ScalarOp("arctanh", 1, np.arctanh, "atanh({0})", _rule_float,
+    ScalarOp("arctanh", 1, np.arctanh, "$atanh({0})", _rule_float,
              _unary(lambda x, o, g: g / (1 - x * x)), cast_inputs=True),
-    ScalarOp("sigmoid", 1, _sigmoid, "mlc_sigmoid({0})", _rule_float,
+    ScalarOp("sigmoid", 1, _sigmoid, "$mlc_sigmoid({0})", _rule_float,
              _unary(lambda x, o, g: g * o * (1 - o)), cast_inputs=True),
-    ScalarOp("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x), "mlc_softplus({0})", _rule_float,
+    ScalarOp("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x), "$mlc_softplus({0})", _rule_float,
              _unary(lambda x, o, g: g * _T().sigmoid(x)), cast_inputs=True),
-    ScalarOp("erf", 1, _erf, "erf({0})", _rule_float,
+    ScalarOp("erf", 1, _erf, "$erf({0})", _rule_float,
              _unary(lambda x, o, g: g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
-    ScalarOp("erfc", 1, _erfc, "erfc({0})", _rule_float,
+    ScalarOp("erfc", 1, _erfc, "$erfc({0})", _rule_float,
              _unary(lambda x, o, g: -g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
-    ScalarOp("relu", 1, lambda x: np.maximum(x, x.dtype.type(0)), "mlc_relu({0})",
+    ScalarOp("relu", 1, lambda x: np.maximum(x, x.dtype.type(0)), "MLC_MAX({0}, ({t})0)",
              grad=_unary(lambda x, o, g: g * _T().gt(x, 0))),
-    ScalarOp("floor", 1, np.floor, "floor({0})", _rule_float, _zero, cast_inputs=True),
-    ScalarOp("ceil", 1, np.ceil, "ceil({0})", _rule_float, _zero, cast_inputs=True),
-    ScalarOp("trunc", 1, np.trunc, "trunc({0})", _rule_float, _zero, cast_inputs=True),
-    ScalarOp("round_half_to_even", 1, np.rint, "rint({0})", _rule_float, _zero, cast_inputs=True),
-    ScalarOp("round_half_away_from_zero", 1, _round_half_away, "round({0})", _rule_float, _zero,
+    ScalarOp("floor", 1, np.floor, "$floor({0})", _rule_float, _zero, cast_inputs=True),
+    ScalarOp("ceil", 1, np.ceil, "$ceil({0})", _rule_float, _zero, cast_inputs=True),
+    ScalarOp("trunc", 1, np.trunc, "$trunc({0})", _rule_float, _zero, cast_inputs=True),
+    ScalarOp("round_half_to_even", 1, np.rint, "$rint({0})", _rule_float, _zero, cast_inputs=True),
+    ScalarOp("round_half_away_from_zero", 1, _round_half_away, "$mlc_round({0})", _rule_float, _zero,
              cast_inputs=True),
-    ScalarOp("clip", 3, np.clip, "mlc_clip({0}, {1}, {2})", grad=_g_clip),
+    ScalarOp("clip", 3, np.clip, "MLC_MIN(MLC_MAX({0}, {1}), {2})", grad=_g_clip),
     ScalarOp("switch", 3, np.where, "({0} ? {1} : {2})", _rule_switch, _g_switch),
     ScalarOp("second", 2, _second, "{1}", _rule_last, _g_second),
     ScalarOp("identity", 1, lambda x: x, "{0}", grad=_unary(lambda x, o, g: g)),
@@ -276,12 +308,12 @@ _ROWS: list[ScalarOp] = [
     ScalarOp("gt", 2, np.greater, "({0} > {1})", _rule_bool, _no_grad),
     ScalarOp("le", 2, np.less_equal, "({0} <= {1})", _rule_bool, _no_grad),
     ScalarOp("ge", 2, np.greater_equal, "({0} >= {1})", _rule_bool, _no_grad),
-    ScalarOp("isnan", 1, np.isnan, "isnan({0})", _rule_bool, _no_grad),
-    ScalarOp("isinf", 1, np.isinf, "isinf({0})", _rule_bool, _no_grad),
+    ScalarOp("isnan", 1, np.isnan, "({0} != {0})", _rule_bool, _no_grad, c_int="0"),
+    ScalarOp("isinf", 1, np.isinf, "({0} == INFINITY || {0} == -INFINITY)", _rule_bool, _no_grad, c_int="0"),
     ScalarOp("and_", 2, np.bitwise_and, "({0} & {1})", grad=_no_grad, commutative=True, associative=True),
     ScalarOp("or_", 2, np.bitwise_or, "({0} | {1})", grad=_no_grad, commutative=True, associative=True),
     ScalarOp("xor", 2, np.bitwise_xor, "({0} ^ {1})", grad=_no_grad, commutative=True, associative=True),
-    ScalarOp("invert", 1, np.invert, "mlc_invert({0})", grad=_no_grad),
+    ScalarOp("invert", 1, np.invert, "(({t})~{0})", grad=_no_grad, c_bool="(!{0})"),
 ]
 
 
@@ -296,5 +328,7 @@ SCALAR_OPS: dict[str, ScalarOp] = {row.name: row for row in _ROWS}
 
 
 def get_scalar_op(name: str) -> ScalarOp:
-    """The table row called ``name``."""
+    """The table row called ``name`` (``cast_<dtype>`` too)."""
+    if name.startswith("cast_") and name not in SCALAR_OPS:
+        return Cast(name[5:])
     return SCALAR_OPS[name]

@@ -14,7 +14,16 @@ from .patterns import single_client
 
 def _fusable(node) -> bool:
     return (node is not None and isinstance(node.op, Elemwise) and not node.op.inplace_pattern
-            and not isinstance(node.op.scalar_op, Composite) and len(node.outputs) == 1)
+            and not isinstance(node.op.scalar_op, Composite) and len(node.outputs) == 1
+            and _target().supports(node.op.scalar_op, [i.dtype for i in node.inputs], node.outputs[0].dtype))
+
+
+def _target():
+    """The renderer of the configured device: a group grows only by ops it can compile, so
+    one unsupported op does not send a whole fused kernel back to Python."""
+    from ..codegen import renderer_for, target_of
+    from ..config import config
+    return renderer_for(target_of(config.device))
 
 
 def _inline_constant(var) -> bool:

@@ -9,16 +9,17 @@ import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
-from mlc.compiler.codegen import build
+from mlc.compiler.codegen import cache
+from mlc.compiler.runtime import backend
 
 SCRIPT = """
 import sys, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np
-from mlc.compiler.codegen import build
+from mlc.compiler.codegen import cache
 theano.config.cache_dir = sys.argv[1]
 x = T.dvector()
 f = theano.function([x], T.exp(x) * 3 + T.sin(x) * 0.123456789)
 assert np.allclose(f(np.ones(3)), np.exp(1) * 3 + np.sin(1) * 0.123456789)
-print(build.builds)
+print(cache.builds)
 """
 
 
@@ -47,7 +48,7 @@ def test_truncated_cache_entry_is_rebuilt(tmp_path):
 
 
 def test_no_compiler_falls_back_with_one_warning(monkeypatch):
-    monkeypatch.setattr(build, "_warned", set())
+    monkeypatch.setattr(backend, "_warned", set())
     with theano.config.change(cxx=""):
         x = T.dvector()
         with warnings.catch_warnings(record=True) as caught:
@@ -70,13 +71,13 @@ def test_debug_mode_reports_nan_from_finite_inputs_with_user_line():
 
 
 def test_debug_mode_catches_a_kernel_disagreeing_with_perform(monkeypatch):
-    from mlc.compiler.codegen import c_renderer
-    original = c_renderer.scalar_expression
+    from mlc.compiler.codegen.cstyle import CStyleRenderer
+    original = CStyleRenderer.scalar_expression
 
-    def wrong(op, args, arg_dtypes, out):
-        expr = original(op, args, arg_dtypes, out)
-        return f"({expr} + 1)" if op.name == "tanh" else expr
-    monkeypatch.setattr(c_renderer, "scalar_expression", wrong)
+    def wrong(self, name, args, arg_dtypes, out):
+        expr = original(self, name, args, arg_dtypes, out)
+        return f"({expr} + 1)" if name == "tanh" else expr
+    monkeypatch.setattr(CStyleRenderer, "scalar_expression", wrong)
     x = T.dvector("x")
     f = theano.function([x], T.tanh(x) * 0.5, mode="DEBUG")
     with pytest.raises(AssertionError, match="disagrees with its perform"):
@@ -84,7 +85,7 @@ def test_debug_mode_catches_a_kernel_disagreeing_with_perform(monkeypatch):
 
 
 def test_cuda_device_warns_that_it_runs_on_cpu(monkeypatch):
-    monkeypatch.setattr(build, "_warned", set())
+    monkeypatch.setattr(backend, "_warned", set())
     x = T.dvector()
     with theano.config.change(device="cuda"), pytest.warns(RuntimeWarning, match="CPU"):
         f = theano.function([x], x * 2)

@@ -10,6 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from ...graph import Apply
+from ...ops.blas import Dot, Gemm
+from .thunks import REGISTRY, Buffer
+
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
@@ -73,3 +77,55 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     ctype = "double*" if dtype == "float64" else "float*"
     funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, ffi.cast(ctype, A.ctypes.data), lda,
                  ffi.cast(ctype, B.ctypes.data), ldb, beta, ffi.cast(ctype, C.ctypes.data), max(1, N))
+
+
+class DotThunk:
+    def __init__(self, node: Apply, ins: list, outs: list, reusable: bool) -> None:
+        self.ins, self.out = ins, outs[0]
+        self.buffer = Buffer(reusable, node.outputs[0].dtype)
+        self.node = node
+
+    def __call__(self) -> None:
+        x, y = self.ins[0][0], self.ins[1][0]
+        if x.shape[-1] != y.shape[0]:
+            raise ValueError(f"Dot: shapes {x.shape} and {y.shape} are not aligned ({x.shape[-1]} != {y.shape[0]})")
+        dtype = self.buffer.dtype
+        shape = x.shape[:-1] + y.shape[1:]
+        if x.dtype == dtype and y.dtype == dtype and x.ndim == 2 and y.ndim == 2:
+            out = self.buffer.get(shape)
+            gemm(1.0, x, y, 0.0, out)
+        else:
+            out = np.asarray(np.dot(x, y), dtype=dtype)
+        self.out[0] = out
+
+
+class GemmThunk:
+    def __init__(self, node: Apply, ins: list, outs: list, reusable: bool) -> None:
+        self.node, self.ins, self.out = node, ins, outs[0]
+        self.inplace = node.op.inplace
+        self.buffer = Buffer(reusable, node.outputs[0].dtype)
+
+    def __call__(self) -> None:
+        z, alpha, x, y, beta = (c[0] for c in self.ins)
+        if x.shape[1] != y.shape[0]:
+            raise ValueError(f"Gemm: shapes {x.shape} and {y.shape} are not aligned")
+        shape = (x.shape[0], y.shape[1])
+        if z.shape != shape and np.broadcast_shapes(z.shape, shape) != shape:
+            raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {shape}")
+        if self.inplace and z.shape == shape and z.flags.c_contiguous:
+            out = z
+        else:
+            out = self.buffer.get(shape)
+            out[...] = z
+        gemm(float(alpha), x, y, float(beta), out)
+        self.out[0] = out
+
+
+@REGISTRY.register(Dot)
+def dot_thunk(node: Apply, ins: list, outs: list, context: Any) -> DotThunk:
+    return DotThunk(node, ins, outs, context.reusable(node))
+
+
+@REGISTRY.register(Gemm)
+def gemm_thunk(node: Apply, ins: list, outs: list, context: Any) -> GemmThunk:
+    return GemmThunk(node, ins, outs, context.reusable(node))

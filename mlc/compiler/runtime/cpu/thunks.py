@@ -1,22 +1,19 @@
-"""Thunks for the VM: compiled C kernels for elementwise and reduction nodes (all kernels of
-one function in one translation unit, built once), BLAS for dense products, buffers reused
-across calls, and in ``DEBUG`` mode every node checked against its Python ``perform``."""
+"""CPU thunks for compiled loop kernels: elementwise (flat or strided entry point) and
+(fused) reductions, over buffers kept between calls when nothing outside can see them."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ..config import config
-from ..fgraph import FunctionGraph, memory_sources
-from ..graph import Apply, format_trace
-from ..mode import Mode
-from ..ops.blas import Dot, Gemm
-from ..ops.elemwise import check_broadcast
-from ..runtime import blas
-from .build import CompileError, warn_once, build, features
-from .c_renderer import CRenderer
-from .loop_ir import LoopKernel, kernel_for
+from ...graph import Apply
+from ...ops.elemwise import Elemwise, check_broadcast
+from ...ops.fused import FusedReduce
+from ...ops.reduce import Reduce
+from ...codegen.loop_ir import LoopKernel
+from ..backend import ThunkRegistry
+
+REGISTRY = ThunkRegistry()
 
 
 class Pointers:
@@ -40,13 +37,7 @@ class Pointers:
             return self.ffi.cast("void*", a.ctypes.data)
 
 
-def escaping(fgraph: FunctionGraph) -> set:
-    """Variables whose buffers may be handed to the caller: the outputs and everything an
-    output views or was computed in place into."""
-    return set().union(*[memory_sources(out) for out in fgraph.outputs])
-
-
-class _Buffer:
+class Buffer:
     """An output array kept between calls when nothing outside the function can see it."""
 
     def __init__(self, reusable: bool, dtype: str) -> None:
@@ -86,7 +77,7 @@ class ElemwiseThunk:
         self.lead, self.others = (full[0] if full else 0), full[1:]
         pattern = getattr(node.op, "inplace_pattern", ())
         self.inplace = pattern[0][1] if pattern else None
-        self.buffer = _Buffer(reusable, node.outputs[0].dtype)
+        self.buffer = Buffer(reusable, node.outputs[0].dtype)
 
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
@@ -131,7 +122,7 @@ class ReduceThunk:
         self.fn = getattr(lib, name + "_reduce")
         self.axes = kernel.reduce_axes
         self.op = kernel.reduce_op
-        self.buffer = _Buffer(reusable, node.outputs[0].dtype)
+        self.buffer = Buffer(reusable, node.outputs[0].dtype)
         self.layouts: dict = {}  # loop descriptions by operand shapes and strides (stable across calls)
 
     def __call__(self) -> None:
@@ -192,127 +183,11 @@ def _collapse(shape: tuple, strides: list, reduced: list) -> tuple[list, list, l
     return dims, st, red
 
 
-class DotThunk:
-    def __init__(self, node: Apply, ins: list, outs: list, reusable: bool) -> None:
-        self.ins, self.out = ins, outs[0]
-        self.buffer = _Buffer(reusable, node.outputs[0].dtype)
-        self.node = node
-
-    def __call__(self) -> None:
-        x, y = self.ins[0][0], self.ins[1][0]
-        if x.shape[-1] != y.shape[0]:
-            raise ValueError(f"Dot: shapes {x.shape} and {y.shape} are not aligned ({x.shape[-1]} != {y.shape[0]})")
-        dtype = self.buffer.dtype
-        shape = x.shape[:-1] + y.shape[1:]
-        if x.dtype == dtype and y.dtype == dtype and x.ndim == 2 and y.ndim == 2:
-            out = self.buffer.get(shape)
-            blas.gemm(1.0, x, y, 0.0, out)
-        else:
-            out = np.asarray(np.dot(x, y), dtype=dtype)
-        self.out[0] = out
-
-
-class GemmThunk:
-    def __init__(self, node: Apply, ins: list, outs: list, reusable: bool) -> None:
-        self.node, self.ins, self.out = node, ins, outs[0]
-        self.inplace = node.op.inplace
-        self.buffer = _Buffer(reusable, node.outputs[0].dtype)
-
-    def __call__(self) -> None:
-        z, alpha, x, y, beta = (c[0] for c in self.ins)
-        if x.shape[1] != y.shape[0]:
-            raise ValueError(f"Gemm: shapes {x.shape} and {y.shape} are not aligned")
-        shape = (x.shape[0], y.shape[1])
-        if z.shape != shape and np.broadcast_shapes(z.shape, shape) != shape:
-            raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {shape}")
-        if self.inplace and z.shape == shape and z.flags.c_contiguous:
-            out = z
-        else:
-            out = self.buffer.get(shape)
-            out[...] = z
-        blas.gemm(float(alpha), x, y, float(beta), out)
-        self.out[0] = out
-
-
-def _compile(kernels: dict) -> tuple[Any, dict]:
-    unique: dict = {}
-    for k in kernels.values():
-        unique.setdefault(k.key(), (f"k{len(unique)}", k))
-    _, vector_math = features()
-    source, cdefs = CRenderer(config.openmp_elemwise_minsize).module(list(unique.values()), vector_math)
-    try:
-        built = build(source, cdefs)
-    except CompileError as err:
-        warn_once("compile-error", f"{err}\nfalling back to Python perform")
-        return None, {}
-    return built, {node: unique[k.key()][0] for node, k in kernels.items()}
-
-
-def maker(fgraph: FunctionGraph, mode: Mode) -> Callable | None:
-    """A ``make_thunk(node, input_cells, output_cells)`` for the VM (None: plain ``perform``)."""
-    nodes = fgraph.toposort()
-    kernels = {n: k for n in nodes if (k := kernel_for(n)) is not None}
-    built, names = _compile(kernels) if kernels else (None, {})
-    ptr = Pointers(built[0]) if built is not None else None
-    outside = escaping(fgraph)
-
-    def make_thunk(node: Apply, ins: list, outs: list) -> Callable | None:
-        reusable = node.outputs[0] not in outside
-        thunk = None
-        if built is not None and node in names:
-            cls = ReduceThunk if kernels[node].reduce_op else ElemwiseThunk
-            thunk = cls(node, built[1], names[node], kernels[node], ins, outs, reusable, ptr)
-        elif isinstance(node.op, Gemm):
-            thunk = GemmThunk(node, ins, outs, reusable)
-        elif isinstance(node.op, Dot):
-            thunk = DotThunk(node, ins, outs, reusable)
-        if mode.linker == "debug":
-            return DebugThunk(node, thunk, ins, outs)
-        return thunk
-    return make_thunk
-
-
-class DebugThunk:
-    """Runs a node's compiled thunk and its ``perform`` side by side and raises, naming the
-    node and the user's line, on a mismatch or on a NaN/Inf its inputs did not have."""
-
-    def __init__(self, node: Apply, thunk: Callable | None, ins: list, outs: list) -> None:
-        self.node, self.thunk, self.ins, self.outs = node, thunk, ins, outs
-
-    def __call__(self) -> None:
-        node = self.node
-        inputs = [c[0] for c in self.ins]
-        copies = [np.copy(v) if isinstance(v, np.ndarray) else v for v in inputs]
-        reference = [[None] for _ in self.outs]
-        node.op.perform(node, [np.copy(v) if isinstance(v, np.ndarray) else v for v in copies], reference)
-        if self.thunk is not None:
-            self.thunk()
-            for k, (cell, ref) in enumerate(zip(self.outs, reference)):
-                got, want = cell[0], ref[0]
-                if isinstance(want, np.ndarray) and not _close(got, want):
-                    raise AssertionError(
-                        f"DEBUG mode: compiled {node.op} disagrees with its perform on output {k}: max abs "
-                        f"difference {np.nanmax(np.abs(np.asarray(got, float) - np.asarray(want, float)))}\n"
-                        f"  the node was created at: {format_trace(node.tag.trace)}")
-        else:
-            for cell, ref in zip(self.outs, reference):
-                cell[0] = ref[0]
-        had_bad = any(isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in copies)
-        for k, cell in enumerate(self.outs):
-            v = cell[0]
-            if not had_bad and isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
-                kind = "NaN" if np.isnan(v).any() else "Inf"
-                raise FloatingPointError(f"DEBUG mode: {node.op} produced {kind} in output {k} from finite inputs\n"
-                                         f"  the node was created at: {format_trace(node.tag.trace)}")
-
-
-def _close(got: Any, want: np.ndarray) -> bool:
-    got = np.asarray(got)
-    if got.shape != want.shape or got.dtype != want.dtype:
-        return False
-    if want.dtype.kind != "f":
-        return bool(np.array_equal(got, want))
-    tol = 1e-4 if want.dtype == np.float32 else 1e-9
-    return bool(np.allclose(got, want, rtol=tol, atol=tol, equal_nan=True))
-
-
+@REGISTRY.register(Elemwise, FusedReduce, Reduce)
+def loop_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    """The compiled thunk of a node the function's library has a kernel for."""
+    if node not in context.kernels:
+        return None
+    name, kernel = context.kernels[node]
+    cls = ReduceThunk if kernel.is_reduction else ElemwiseThunk
+    return cls(node, context.lib, name, kernel, ins, outs, context.reusable(node), context.pointers)

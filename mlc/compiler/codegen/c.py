@@ -1,0 +1,185 @@
+"""``CRenderer``: loop kernels as C functions with OpenMP loops and glibc's vector math.
+
+Each elementwise kernel ``kN`` gets two entry points: ``kN_flat`` (every operand contiguous
+or a single element: one vectorisable loop, OpenMP above a size threshold) and
+``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
+the last dim). A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel) and
+accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
+buffers come as ``void*`` (what cffi passes from any array).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .cstyle import CStyleRenderer, reduce_parts
+from .loop_ir import LoopKernel
+from .program import EntryPoint, Program
+
+VECTOR_MATH = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin", "acos",
+               "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "pow")
+
+
+def vector_declarations() -> str:
+    """Declare libm functions as having SIMD versions, so loops over them vectorise (libmvec)."""
+    lines = []
+    for name in VECTOR_MATH:
+        args = "double, double" if name == "pow" else "double"
+        fargs = "float, float" if name == "pow" else "float"
+        lines += ["#pragma omp declare simd notinbranch", f"double {name}({args});",
+                  "#pragma omp declare simd notinbranch", f"float {name}f({fargs});"]
+    return "\n".join(lines) + "\n"
+
+
+class CRenderer(CStyleRenderer):
+    """C for the CPU backend. ``threshold``: the smallest loop run by OpenMP threads;
+    ``vector_math``: whether the toolchain links libmvec."""
+
+    language = "c"
+    # Two loops, not one with an if() clause: GCC's serial fallback of ``parallel for simd
+    # if(...)`` loses the vector math calls.
+    parallel_for = "#pragma omp parallel for simd schedule(static)"
+    serial_for = "#pragma omp simd"
+    parallel_rows = "#pragma omp parallel for schedule(static)"
+
+    def __init__(self, threshold: int = 500_000, vector_math: bool = False) -> None:
+        self.threshold, self.vector_math = threshold, vector_math
+
+    def branch(self, rows_loop: str) -> str:
+        """The loop over rows, run by OpenMP threads only when the work is large."""
+        return (f"if (outer * inner > {self.threshold}) {{\n{self.parallel_rows}\n{rows_loop}\n    }} else {{\n"
+                f"{rows_loop}\n    }}")
+
+    def _decls(self, k: LoopKernel) -> tuple[str, str]:
+        nin = len(k.input_dtypes)
+        ptr_args = ", ".join([f"void* p{i}" for i in range(nin)] + ["void* pout"])
+        decls = [f"const {self.types[d]}* in{i} = (const {self.types[d]}*)p{i};" for i, d in enumerate(k.input_dtypes)]
+        return ptr_args, " ".join(decls)
+
+    def elementwise(self, name: str, k: LoopKernel) -> str:
+        nin = len(k.input_dtypes)
+        ptr_args, decls = self._decls(k)
+        out_t = self.types[k.out_dtype]
+        decls += f" {out_t}* out = ({out_t}*)pout;"
+        flat_body, res = self.render_body(k, [f"in{i}[0]" if s else f"in{i}[i]" for i, s in enumerate(k.input_scalar)])
+        strided_body, res2 = self.render_body(k, [f"in{i}[o{i} + j * s{i}]" for i in range(nin)])
+        names = [f"{i}" for i in range(nin)] + ["out"]
+        offsets = "\n            ".join(f"long o{n} = 0;" for n in names)
+        steps = "\n                ".join(f"o{n} += idx * st[{k_}L * ndim + d];" for k_, n in enumerate(names))
+        inner = "\n            ".join(f"const long s{n} = st[{k_}L * ndim + ndim - 1];" for k_, n in enumerate(names))
+        rows_loop = f"""    for (long r = 0; r < outer; r++) {{
+        {offsets}
+        long rem = r;
+        for (int d = ndim - 2; d >= 0; d--) {{
+            long idx = rem % shape[d]; rem /= shape[d];
+            {steps}
+        }}
+        {inner}
+        for (long j = 0; j < inner; j++) {{
+            {' '.join(strided_body)}
+            out[oout + j * sout] = {res2};
+        }}
+    }}"""
+        flat_loop = f"""for (long i = 0; i < n; i++) {{
+            {' '.join(flat_body)}
+            out[i] = {res};
+        }}"""
+        return f"""
+void {name}_flat(long n, {ptr_args}) {{
+    {decls}
+    if (n > {self.threshold}) {{
+        {self.parallel_for}
+        {flat_loop}
+    }} else {{
+        {self.serial_for}
+        {flat_loop}
+    }}
+}}
+
+void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
+    {decls}
+    const long* shape = (const long*)pshape;
+    const long* st = (const long*)pstrides;
+    long inner = shape[ndim - 1], outer = 1;
+    for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
+    {self.branch(rows_loop)}
+}}
+"""
+
+    def reduction(self, name: str, k: LoopKernel) -> str:
+        nin = len(k.input_dtypes)
+        acc_t, out_t = self.types[k.acc_dtype], self.types[k.out_dtype]
+        ptr_args, decls = self._decls(k)
+        body, res = self.render_body(k, [f"in{i}[a{i}]" for i in range(nin)])
+        init, combine, simd = reduce_parts(k.reduce_op, k.acc_dtype, self.literal)
+        names = [str(i) for i in range(nin)]
+        koff = "\n        ".join(f"long b{n} = 0;" for n in names + ["out"])
+        kzero = " ".join(f"const long b{n} = 0;" for n in names)
+        kstep = "\n            ".join(f"b{n} += idx * kst[{j}L * nk + d];" for j, n in enumerate(names + ["out"]))
+        rstart = " ".join(f"long a{n} = b{n};" for n in names)
+        rstep = " ".join(f"a{n} += idx * rst[{j}L * nr + d];" for j, n in enumerate(names))
+        rsingle = " ".join(f"const long a{n} = b{n} + q * rst[{j}L];" for j, n in enumerate(names))
+        runit = " ".join(f"const long a{n} = b{n} + q;" for n in names)
+        unit_test = " && ".join(f"rst[{j}L] == 1" for j in range(nin)) or "1"
+        simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
+        parallel_pragma = f"#pragma omp parallel for simd schedule(static) reduction({simd or '+'}:acc)"
+        accumulate = f"{' '.join(body)} acc = {combine.format(acc='acc', v=res)};"
+
+        def loop(pragma: str, offsets: str) -> str:
+            return f"""{{
+            {pragma}
+            for (long q = 0; q < inner; q++) {{ {offsets} {accumulate} }}
+        }}"""
+        odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
+                    f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
+        rows_loop = f"""    for (long o = 0; o < outer; o++) {{
+        {koff}
+        long rem = o;
+        for (int d = nk - 1; d >= 0; d--) {{
+            long idx = rem % kshape[d]; rem /= kshape[d];
+            {kstep}
+        }}
+        {acc_t} acc = {init};
+        if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
+        else if (nr == 1) {loop(simd_pragma, rsingle)}
+        else {loop("", odometer)}
+        out[bout] = ({out_t})acc;
+    }}"""
+        return f"""
+void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
+    {decls}
+    {out_t}* out = ({out_t}*)pout;
+    const long* kshape = (const long*)pkshape; const long* rshape = (const long*)prshape;
+    const long* kst = (const long*)pkst; const long* rst = (const long*)prst;
+    long outer = 1, inner = 1;
+    for (int d = 0; d < nk; d++) outer *= kshape[d];
+    for (int d = 0; d < nr; d++) inner *= rshape[d];
+    if (outer == 1 && nr == 1 && inner > {self.threshold} && {int(bool(simd))}) {{
+        /* one long reduction (e.g. a full sum): split it across threads */
+        {kzero}
+        {acc_t} acc = {init};
+        if ({unit_test}) {loop(parallel_pragma, runit)}
+        else {loop(parallel_pragma, rsingle)}
+        out[0] = ({out_t})acc;
+        return;
+    }}
+    {self.branch(rows_loop)}
+}}
+"""
+
+    def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
+        """One translation unit holding ``kernels``."""
+        parts = ["#include <math.h>\n#include <stdint.h>", self.helpers(),
+                 vector_declarations() if self.vector_math else ""]
+        entries = []
+        for name, k in kernels:
+            buffers = tuple(("buffer", d) for d in k.input_dtypes + (k.out_dtype,))
+            if k.reduce_op is None:
+                parts.append(self.elementwise(name, k))
+                entries += [EntryPoint(f"{name}_flat", (("int", "long"),) + buffers),
+                            EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"), ("shape", "int64"))
+                                       + buffers)]
+            else:
+                parts.append(self.reduction(name, k))
+                entries.append(EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int"))
+                                          + (("shape", "int64"),) * 4 + buffers))
+        return Program("c", "\n".join(parts), tuple(entries))

@@ -1,0 +1,36 @@
+"""``Program``: the one contract between a renderer and the runtime that builds and runs it.
+
+A program is a translation unit in one language with named entry points; each entry point
+lists its arguments as ``(kind, type)`` pairs, where kind is ``"int"`` (a scalar of that C
+type), ``"shape"`` (a pointer to int64 shape or stride data) or ``"buffer"`` (a pointer to
+an array of that dtype). The runtime needs nothing else to declare and call them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A function of the program: its name, its arguments ``(kind, type)`` and, for device
+    kernels, how its launch is sized (``"elements"``: one work-item per output element;
+    ``"rows"``: one work-group per output element of a reduction)."""
+
+    name: str
+    args: tuple
+    launch: str = "elements"
+
+
+@dataclass(frozen=True)
+class Program:
+    """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name."""
+
+    language: str
+    source: str
+    entries: tuple
+
+    def entry(self, name: str) -> EntryPoint:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        raise KeyError(f"program has no entry point {name!r}")

@@ -1,0 +1,68 @@
+"""The CPU backend: C kernels rendered by ``codegen.c`` and built by the system compiler
+(``toolchain``), BLAS through NumPy's OpenBLAS (``blas``), thunks by op type (``thunks``)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ...codegen import Program, render_nodes, renderer_for
+from ...config import config
+from ...fgraph import FunctionGraph, memory_sources
+from ...graph import Apply
+from ..backend import warn_once
+from . import blas, toolchain  # noqa: F401  (blas registers its thunks)
+from .thunks import REGISTRY, Pointers
+
+
+def renderer():
+    """The C renderer with this machine's OpenMP threshold and vector math."""
+    return renderer_for("c", threshold=config.openmp_elemwise_minsize, vector_math=toolchain.features()[1])
+
+
+class FunctionContext:
+    """What the thunks of one compiled function share: its library, each node's kernel,
+    and which outputs may keep their buffers between calls."""
+
+    def __init__(self, fgraph: FunctionGraph, nodes: list) -> None:
+        self.program, kernels = render_nodes(nodes, renderer())
+        built = CPU.build(self.program) if kernels else None
+        self.kernels = kernels if built is not None else {}  # node -> (kernel name, LoopKernel)
+        self.pointers, self.lib = (Pointers(built[0]), built[1]) if built is not None else (None, None)
+        # Buffers that may reach the caller: the outputs and what they view or overwrote.
+        self.escaping = set().union(*[memory_sources(out) for out in fgraph.outputs])
+
+    def reusable(self, node: Apply) -> bool:
+        return node.outputs[0] not in self.escaping
+
+
+class CPUBackend:
+    device = "cpu"
+    target = "c"
+
+    def allocate(self, shape: tuple, dtype: str) -> np.ndarray:
+        return np.empty(shape, dtype=dtype)
+
+    def to_device(self, array: Any) -> np.ndarray:
+        return np.asarray(array)
+
+    def to_host(self, value: Any) -> np.ndarray:
+        return np.asarray(value)
+
+    def build(self, program: Program) -> Any:
+        try:
+            return toolchain.load(program)
+        except toolchain.CompileError as err:
+            warn_once("compile-error", f"{err}\nfalling back to Python perform")
+            return None
+
+    def thunk_maker(self, fgraph: FunctionGraph, mode: Any) -> Callable[[Apply, list, list], Any]:
+        context = FunctionContext(fgraph, fgraph.toposort())
+
+        def make_thunk(node: Apply, ins: list, outs: list) -> Any:
+            maker = REGISTRY.lookup(node.op)
+            return maker(node, ins, outs, context) if maker is not None else None
+        return make_thunk
+
+
+CPU = CPUBackend()

@@ -1,0 +1,153 @@
+"""The CPU toolchain: the system C compiler builds a C ``Program`` into a shared library
+(through the shared build cache) and cffi loads it. Without a compiler
+(``config.cxx = ''`` or none found) mlc warns once and runs every node's Python ``perform``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ...codegen import Program
+from ...codegen.cache import artifact, cache_key
+from ...config import config
+from ..backend import warn_once
+
+# Idle OpenMP threads must sleep, not spin: they share the cores with BLAS's threads, and
+# spinning ones slow a train step several times over on small machines. Read when libgomp
+# loads, so it is set before any kernel library is opened (a user's setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
+              "-ffp-contract=off", "-std=gnu11")
+_loaded: dict[str, Any] = {}
+
+
+class CompileError(RuntimeError):
+    """The C compiler rejected generated code (a bug in mlc: please report it)."""
+
+
+@lru_cache(maxsize=None)
+def _compiler_identity(cxx: str) -> str | None:
+    path = shutil.which(cxx) if cxx else None
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{path}\n{out.stdout.splitlines()[0] if out.stdout else ''}"
+
+
+def compiler() -> str | None:
+    """The C compiler to use, or None (after one warning) when there is none."""
+    cxx = config.cxx
+    if not cxx:
+        warn_once("no-cxx", "config.cxx is empty: mlc runs every node with its Python perform (slow)")
+        return None
+    if _compiler_identity(cxx) is None:
+        warn_once("no-cxx", f"C compiler {cxx!r} not found: mlc runs every node with its Python perform "
+                             "(slow); install gcc or set config.cxx")
+        return None
+    return cxx
+
+
+@lru_cache(maxsize=None)
+def machine_identity() -> str:
+    """The CPU's model and features: ``-march=native`` code must not move to another CPU
+    through a shared cache directory."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))][:2]
+    except OSError:
+        lines = []
+    return platform.machine() + "".join(lines)
+
+
+@lru_cache(maxsize=None)
+def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool]:
+    """OpenMP and libmvec flags that this compiler accepts, and whether vector math works;
+    probed once per compiler and remembered in the cache directory."""
+    key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}|{machine_identity()}".encode()
+                         ).hexdigest()[:16]
+    record = Path(config.cache_dir) / f"features-{key}.json"
+    try:
+        flags, vector = json.loads(record.read_text())
+        return tuple(flags), bool(vector)
+    except (OSError, ValueError):
+        pass
+    flags, vector = _probe_features(cxx)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps([list(flags), vector]))
+    os.replace(tmp, record)
+    return flags, vector
+
+
+def _probe_features(cxx: str) -> tuple[tuple[str, ...], bool]:
+    src = ("#include <math.h>\n#pragma omp declare simd notinbranch\nfloat expf(float);\n"
+           "void f(long n, float* x) {\n#pragma omp parallel for simd\nfor (long i = 0; i < n; i++) x[i] = expf(x[i]);}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Path(tmp) / "probe.c"
+        c.write_text(src)
+        for flags, vector in ((("-fopenmp", "-lmvec"), True), (("-fopenmp",), False), ((), False)):
+            if not config.openmp and "-fopenmp" in flags:
+                continue
+            cmd = [cxx, *BASE_FLAGS, str(c), "-o", str(Path(tmp) / "probe.so"), *flags, "-lm"]
+            if subprocess.run(cmd, capture_output=True).returncode == 0:
+                return flags, vector
+    return (), False
+
+
+def features() -> tuple[tuple[str, ...], bool]:
+    """``(extra flags, vector math available)`` for the configured compiler."""
+    cxx = compiler()
+    return _feature_flags(cxx) if cxx else ((), False)
+
+
+def declarations(program: Program) -> str:
+    """cffi declarations of the program's entry points (buffers and shapes as ``void*``)."""
+    lines = []
+    for entry in program.entries:
+        args = ", ".join(ctype if kind == "int" else "void*" for kind, ctype in entry.args)
+        lines.append(f"void {entry.name}({args});")
+    return "\n".join(lines)
+
+
+def load(program: Program) -> Any:
+    """``(ffi, lib)`` for a C ``program``, from the cache or freshly built; None when there
+    is no compiler."""
+    import cffi
+    cxx = compiler()
+    if cxx is None:
+        return None
+    flags = BASE_FLAGS + features()[0]
+    key = cache_key(program.source, _compiler_identity(cxx) or cxx, flags, machine_identity())
+    if key in _loaded:
+        return _loaded[key]
+
+    def compile_to(directory: Path, output: Path) -> None:
+        fd, c_file = tempfile.mkstemp(suffix=".c", dir=directory)
+        with os.fdopen(fd, "w") as f:
+            f.write(program.source)
+        libs = [f for f in flags if f.startswith("-l")]
+        cmd = [cxx, *[f for f in flags if not f.startswith("-l")], c_file, "-o", str(output), *libs, "-lm"]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True)
+        finally:
+            os.unlink(c_file)
+        if result.returncode != 0:
+            raise CompileError(f"{cxx} failed on generated code:\n{result.stderr[:4000]}")
+
+    path = artifact(key, ".so", compile_to, program.source)
+    ffi = cffi.FFI()
+    ffi.cdef(declarations(program))
+    _loaded[key] = (ffi, ffi.dlopen(str(path)))
+    return _loaded[key]
