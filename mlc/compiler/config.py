@@ -37,9 +37,12 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _device(value: Any) -> str:
     text = str(value)
-    if text == "cpu" or text == "cuda" or (text.startswith("cuda") and text[4:].isdigit()):
+    for kind in ("cuda", "opencl"):
+        if text == kind or (text.startswith(kind) and text[len(kind):].isdigit()):
+            return text
+    if text == "cpu":
         return text
-    raise ValueError(f"expected 'cpu', 'cuda' or 'cudaN', got {value!r}")
+    raise ValueError(f"expected 'cpu', 'opencl', 'openclN', 'cuda' or 'cudaN', got {value!r}")
 
 
 def _bool(value: Any) -> bool:
@@ -71,7 +74,7 @@ def _path(value: Any) -> str:
 PARAMS: dict[str, Param] = {
     "floatX": Param("float64", "dtype of float constants and of dtype=None constructors",
                     _choice("float64", "float32", "float16")),
-    "device": Param("cpu", "where computation runs: cpu, cuda or cudaN", _device),
+    "device": Param("cpu", "where computation runs: cpu, opencl, openclN, cuda or cudaN", _device),
     "mode": Param("FAST_RUN", "default compilation mode", _choice("FAST_RUN", "FAST_COMPILE", "DEBUG")),
     "cache_dir": Param(os.path.join("~", ".cache", "mlc"), "compiled-kernel cache", _path),
     "cxx": Param("cc", "C compiler; '' disables C code generation", _str),

@@ -107,9 +107,12 @@ class CStyleRenderer:
         if not name.startswith("cast_"):
             args = [a if dt == compute else f"(({self.types[compute]}){a})" for a, dt in zip(args, arg_dtypes)]
         fmt = {"t": self.types[compute], "o": self.types[out]}
-        expr = template.format(*args[:2] if op.nin is None else args, **fmt)
-        for extra in (args[2:] if op.nin is None else ()):  # variadic rows fold left
-            expr = template.format(expr, extra, **fmt)
+        if op.nin is None:  # a variadic row folds left over its arguments
+            expr = args[0]
+            for extra in args[1:]:
+                expr = template.format(expr, extra, **fmt)
+        else:
+            expr = template.format(*args, **fmt)
         return self.spell(expr, compute)
 
     def literal(self, value, dtype: str) -> str:

@@ -299,7 +299,7 @@ _ROWS: list[ScalarOp] = [
     ScalarOp("round_half_away_from_zero", 1, _round_half_away, "$mlc_round({0})", _rule_float, _zero,
              cast_inputs=True),
     ScalarOp("clip", 3, np.clip, "MLC_MIN(MLC_MAX({0}, {1}), {2})", grad=_g_clip),
-    ScalarOp("switch", 3, np.where, "({0} ? {1} : {2})", _rule_switch, _g_switch),
+    ScalarOp("switch", 3, np.where, "(({0}) != 0 ? {1} : {2})", _rule_switch, _g_switch),
     ScalarOp("second", 2, _second, "{1}", _rule_last, _g_second),
     ScalarOp("identity", 1, lambda x: x, "{0}", grad=_unary(lambda x, o, g: g)),
     ScalarOp("eq", 2, np.equal, "({0} == {1})", _rule_bool, _no_grad, commutative=True),
@@ -310,10 +310,10 @@ _ROWS: list[ScalarOp] = [
     ScalarOp("ge", 2, np.greater_equal, "({0} >= {1})", _rule_bool, _no_grad),
     ScalarOp("isnan", 1, np.isnan, "({0} != {0})", _rule_bool, _no_grad, c_int="0"),
     ScalarOp("isinf", 1, np.isinf, "({0} == INFINITY || {0} == -INFINITY)", _rule_bool, _no_grad, c_int="0"),
-    ScalarOp("and_", 2, np.bitwise_and, "({0} & {1})", grad=_no_grad, commutative=True, associative=True),
-    ScalarOp("or_", 2, np.bitwise_or, "({0} | {1})", grad=_no_grad, commutative=True, associative=True),
-    ScalarOp("xor", 2, np.bitwise_xor, "({0} ^ {1})", grad=_no_grad, commutative=True, associative=True),
-    ScalarOp("invert", 1, np.invert, "(({t})~{0})", grad=_no_grad, c_bool="(!{0})"),
+    ScalarOp("and_", 2, np.bitwise_and, "", c_int="({0} & {1})", grad=_no_grad, commutative=True, associative=True),
+    ScalarOp("or_", 2, np.bitwise_or, "", c_int="({0} | {1})", grad=_no_grad, commutative=True, associative=True),
+    ScalarOp("xor", 2, np.bitwise_xor, "", c_int="({0} ^ {1})", grad=_no_grad, commutative=True, associative=True),
+    ScalarOp("invert", 1, np.invert, "", c_int="(({t})~{0})", grad=_no_grad, c_bool="(!{0})"),
 ]
 
 
