@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
@@ -21,6 +22,10 @@ from .mode import Mode
 from .sharedvalue import SharedVariable
 from .tensor.variable import as_tensor_variable
 from .types import TensorType
+
+
+# Held by every call that updates shared variables, from reading them to writing them.
+UPDATES_LOCK = threading.RLock()
 
 
 class UnusedInputError(ValueError):
@@ -155,7 +160,10 @@ class FunctionMaker:
         from .rewrite import optimize
         from .runtime.linker import link
         optimize(self.fgraph, mode)
-        self.vm, self.input_cells, self.output_cells = link(self.fgraph, mode, len(input_vars))
+        self.linked = link(self.fgraph, mode, len(input_vars))
+        first = self.linked.instance()
+        self.vm = first.vm  # the first instance's, for inspection (debugprint, tests)
+        self.instances = [first]  # idle instances, taken by one call at a time
 
 
 class Function:
@@ -176,7 +184,8 @@ class Function:
         self._converters = [self._converter(i) for i in range(len(inputs))]
         self._may_alias = may_alias(self.maker.fgraph)
         self._any_alias = any(self._may_alias)
-        self._run = self.maker.vm.run
+        self._pool = self.maker.instances
+        self._lock = UPDATES_LOCK if updates else None
 
     def _what(self, i: int) -> str:
         spec = self.input_specs[i]
@@ -218,26 +227,44 @@ class Function:
         return values
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function. Safe from several threads: each call runs on its own copy of
+        the schedule and buffers, so calls without updates run concurrently; calls that
+        update shared variables hold one process-wide lock from reading those variables to
+        writing them, so they are serialized (with each other, not with other calls)."""
         if kwargs or len(args) != len(self._converters):
             args = self._arguments(args, kwargs)
-        maker = self.maker
-        cells = maker.input_cells
-        for cell, convert, value in zip(cells, self._converters, args):
-            cell[0] = convert(value)
+        pool = self._pool
         try:
-            self._run()
-            results = [c[0] for c in maker.output_cells]
-        except Exception as err:
-            raise maker.vm.error(err) from err
+            instance = pool.pop()
+        except IndexError:
+            instance = self.maker.linked.instance()
+        cells = instance.input_cells
+        lock = self._lock
+        try:
+            for cell, convert, value in zip(cells, self._converters, args):
+                cell[0] = convert(value)
+            if lock is not None:
+                lock.acquire()
+            try:
+                try:
+                    instance.run()
+                except Exception as err:
+                    raise instance.vm.error(err) from err
+                results = [c[0] for c in instance.output_cells]
+                if self._any_alias:
+                    protected = [v.container[0] for v in self.maker.shared] + [
+                        a for a in args if isinstance(a, np.ndarray)]
+                    results = [_private(r, protected) if alias else r for r, alias in zip(results, self._may_alias)]
+                # Every update was computed before any is applied: a failure above changes nothing.
+                for var, value in zip(self.updated_shared, results[self.n_outputs:]):
+                    var.container[0] = value
+            finally:
+                if lock is not None:
+                    lock.release()
         finally:
             for c in cells:
                 c[0] = None
-        if self._any_alias:
-            protected = [v.container[0] for v in maker.shared] + [a for a in args if isinstance(a, np.ndarray)]
-            results = [_private(r, protected) if alias else r for r, alias in zip(results, self._may_alias)]
-        # Every update is computed before any is applied: a failure above changes nothing.
-        for var, value in zip(self.updated_shared, results[self.n_outputs:]):
-            var.container[0] = value
+            pool.append(instance)
         kind, n = self.output_kind, self.n_outputs
         if kind is None:
             return results[0]

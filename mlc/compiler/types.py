@@ -95,9 +95,24 @@ class TensorType(Type):
         A lossy dtype conversion is refused unless ``allow_downcast``; with
         ``allow_downcast=None`` only Python floats may be narrowed to floatX (as in Theano).
         """
+        expected = f"expected a {self.dtype} {self.ndim}-d array ({self})"
+        if value is None:
+            raise TypeError(f"{what}: got None; {expected}")
+        if hasattr(value, "owner") and hasattr(value, "type"):
+            raise TypeError(f"{what}: got the symbolic variable {value!r}; a compiled function takes values "
+                            f"({expected}), not graph variables (substitute one with givens)")
         python_float = isinstance(value, float) or (
             isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in _flat(value)))
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        try:
+            arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        except ValueError as err:
+            raise TypeError(f"{what}: cannot make an array of the {type(value).__name__} given ({err}); "
+                            f"{expected}") from None
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{what}: got {type(value).__name__} holding {arr.dtype.name} data "
+                            f"({_preview(value)}); {expected}")
+        if arr.ndim != self.ndim and not isinstance(value, np.ndarray) and np.ndim(value) == 0:
+            raise TypeError(f"{what}: got a Python {type(value).__name__} ({value!r}), a 0-d value; {expected}")
         if arr.dtype.name != self.dtype:
             if strict:
                 raise TypeError(f"{what}: expected dtype {self.dtype}, got {arr.dtype.name}")
@@ -123,6 +138,11 @@ class TensorType(Type):
 
     def value_zeros(self, shape: Sequence[int]) -> np.ndarray:
         return np.zeros(shape, dtype=self.dtype)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _flat(seq: Any):

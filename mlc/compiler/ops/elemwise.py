@@ -126,9 +126,10 @@ class Elemwise(Op):
             result = self.scalar_op.impl(*inputs)
         if self.inplace_pattern:
             target = inputs[self.inplace_pattern[0][1]]
-            target[...] = result
-            output_storage[0][0] = target
-            return
+            if target.shape == np.shape(result) and target.flags.writeable:
+                target[...] = result
+                output_storage[0][0] = target
+                return  # else broadcasting grew the result past the target: a new array
         result = np.asarray(result, dtype=out_type.dtype)
         if not result.flags.writeable or any(result is x for x in inputs):
             result = result.copy()  # an output never aliases an input unless view_map says so

@@ -1,5 +1,5 @@
-"""From a rewritten FunctionGraph to a VM: the mode says whether nodes run compiled (on
-the configured device's backend) or as Python ``perform``, and whether each is checked."""
+"""From a rewritten FunctionGraph to runnable VMs: the mode says whether nodes run compiled
+(on the configured device's backend) or as Python ``perform``, and whether each is checked."""
 from __future__ import annotations
 
 from ..config import config
@@ -9,21 +9,43 @@ from .backend import get_backend
 from .vm import VM
 
 
-def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> tuple[VM, list, list]:
-    """``(vm, input_cells, output_cells)`` for ``fgraph``; shared variables' cells are their
-    containers, so the VM always reads their current value."""
-    from ..sharedvalue import SharedVariable
-    storage: dict = {}
-    for v in fgraph.inputs:
-        storage[v] = v.container if isinstance(v, SharedVariable) else [None]
-    make_thunk = None
-    if mode.compiled:
-        make_thunk = get_backend(config.device).thunk_maker(fgraph, mode)
-    if mode.check:
-        from .debug import checked
-        make_thunk = checked(make_thunk)
-    vm = VM(fgraph.toposort(), storage, make_thunk)
-    for out in fgraph.outputs:
-        if out not in storage:
-            storage[out] = [getattr(out, "data", None)]
-    return vm, [storage[v] for v in fgraph.inputs[:n_inputs]], [storage[o] for o in fgraph.outputs]
+class Instance:
+    """One runnable copy of a compiled function: its VM and the cells it reads and writes.
+    Threads calling one function each take their own instance; shared variables' cells
+    (their containers) are common to all."""
+
+    def __init__(self, vm: VM, input_cells: list, output_cells: list) -> None:
+        self.vm, self.input_cells, self.output_cells = vm, input_cells, output_cells
+        self.run = vm.run
+
+
+class Linked:
+    """A rewritten graph bound to a backend; ``instance()`` makes independent runnable copies
+    sharing the compiled kernels."""
+
+    def __init__(self, fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> None:
+        self.fgraph, self.n_inputs = fgraph, n_inputs
+        self.nodes = fgraph.toposort()
+        make_thunk = get_backend(config.device).thunk_maker(fgraph, mode) if mode.compiled else None
+        if mode.check:
+            from .debug import checked
+            make_thunk = checked(make_thunk)
+        self.make_thunk = make_thunk
+
+    def instance(self) -> Instance:
+        from ..sharedvalue import SharedVariable
+        fgraph = self.fgraph
+        storage: dict = {}
+        for v in fgraph.inputs:
+            storage[v] = v.container if isinstance(v, SharedVariable) else [None]
+        vm = VM(self.nodes, storage, self.make_thunk)
+        for out in fgraph.outputs:
+            if out not in storage:
+                storage[out] = [getattr(out, "data", None)]
+        return Instance(vm, [storage[v] for v in fgraph.inputs[:self.n_inputs]],
+                        [storage[o] for o in fgraph.outputs])
+
+
+def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> Linked:
+    """``fgraph`` bound to the configured device's backend (or Python ``perform``)."""
+    return Linked(fgraph, mode, n_inputs)

@@ -32,12 +32,28 @@ def node_error(node: Apply, err: BaseException, inputs: Sequence[Any]) -> BaseEx
 Thunk = Callable[[], None]
 
 
+def destroys_shared(node: Apply) -> list[int]:
+    """Positions of the inputs whose shared-variable storage ``node`` overwrites."""
+    from ..sharedvalue import SharedVariable
+    return sorted({i for ins in getattr(node.op, "destroy_map", {}).values() for i in ins
+                   if isinstance(node.inputs[i], SharedVariable)})
+
+
 class VM:
-    """Runs ``nodes`` in order. ``storage[var]`` is the cell holding ``var``'s value."""
+    """Runs ``nodes`` in order. ``storage[var]`` is the cell holding ``var``'s value.
+
+    Nodes that overwrite shared-variable storage (in-place updates) run last, as one
+    commit: those whose thunks can ``prepare()`` (check every shape before writing) are
+    checked together first; the others write over a backup copy of their target, restored
+    if anything after them fails. So a failed call leaves every shared variable as it was.
+    """
 
     def __init__(self, nodes: Sequence[Apply], storage: dict[Variable, list],
                  make_thunk: Callable[[Apply, list, list], Thunk] | None = None) -> None:
-        self.nodes = list(nodes)
+        # Commit nodes' outputs feed only the function's outputs (the in-place rewrite
+        # guarantees it), so every other node can run before them.
+        commits = [n for n in nodes if destroys_shared(n)]
+        self.nodes = [n for n in nodes if n not in commits] + commits
         self.storage = storage
         for node in self.nodes:
             for v in node.inputs:
@@ -53,6 +69,11 @@ class VM:
             thunk = make_thunk(node, ins, outs) if make_thunk else None
             self.steps.append((node, ins, outs, thunk))
             self.calls.append(thunk if thunk is not None else _perform_call(node, ins, outs))
+        self.commit = None
+        if len(commits) > 1:
+            first = len(self.nodes) - len(commits)
+            self.commit = Commit(self.steps[first:], self.calls[first:])
+            del self.calls[first:]
 
     def __call__(self) -> None:
         i = 0
@@ -62,6 +83,8 @@ class VM:
                 i += 1
         except Exception as err:
             raise self.error(err, i) from err
+        if self.commit is not None:
+            self.commit()
 
     def error(self, err: BaseException, i: int = 0) -> BaseException:
         """``err``, raised by step ``i``, re-raised with that node's description."""
@@ -71,7 +94,36 @@ class VM:
     @property
     def run(self) -> Callable[[], None]:
         """The cheapest callable running the schedule (the thunk itself for one step)."""
-        return self.calls[0] if len(self.calls) == 1 else self
+        return self.calls[0] if len(self.calls) == 1 and self.commit is None else self
+
+
+class Commit:
+    """The in-place updates of shared variables, applied all or none (see ``VM``)."""
+
+    def __init__(self, steps: list, calls: list) -> None:
+        checked = [k for k, step in enumerate(steps) if hasattr(step[3], "prepare")]
+        guarded = [k for k in range(len(steps)) if k not in checked]
+        self.checked = [steps[k] for k in checked]
+        # The last guarded step needs no backup: only checked steps run after it.
+        self.order = [(steps[k], calls[k], k != guarded[-1]) for k in guarded] + \
+                     [(steps[k], calls[k], False) for k in checked]
+
+    def __call__(self) -> None:
+        for node, ins, _, thunk in self.checked:
+            try:
+                thunk.prepare()
+            except Exception as err:
+                raise node_error(node, err, [c[0] for c in ins]) from err
+        backups: list = []
+        for (node, ins, _, _), call, backup in self.order:
+            try:
+                if backup:
+                    backups += [(ins[i], np.copy(ins[i][0])) for i in destroys_shared(node)]
+                call()
+            except Exception as err:
+                for cell, saved in backups:
+                    np.copyto(cell[0], saved)
+                raise node_error(node, err, [c[0] for c in ins]) from err
 
 
 def _perform_call(node: Apply, ins: list, outs: list) -> Callable[[], None]:

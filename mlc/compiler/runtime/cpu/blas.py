@@ -105,14 +105,20 @@ class GemmThunk:
         self.inplace = node.op.inplace
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
 
-    def __call__(self) -> None:
-        z, alpha, x, y, beta = (c[0] for c in self.ins)
+    def prepare(self) -> tuple:
+        """Check the operands' shapes (raising as a call would); the result's shape."""
+        z, _, x, y, _ = (c[0] for c in self.ins)
         if x.shape[1] != y.shape[0]:
             raise ValueError(f"Gemm: shapes {x.shape} and {y.shape} are not aligned")
         shape = (x.shape[0], y.shape[1])
         if z.shape != shape and np.broadcast_shapes(z.shape, shape) != shape:
             raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {shape}")
-        if self.inplace and z.shape == shape and z.flags.c_contiguous:
+        return shape
+
+    def __call__(self) -> None:
+        z, alpha, x, y, beta = (c[0] for c in self.ins)
+        shape = self.prepare()
+        if self.inplace and z.shape == shape and z.flags.c_contiguous and z.flags.writeable:
             out = z
         else:
             out = self.buffer.get(shape)

@@ -79,6 +79,10 @@ class ElemwiseThunk:
         self.inplace = pattern[0][1] if pattern else None
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
 
+    def prepare(self) -> None:
+        """Check the operands' shapes (raising as a call would) without writing anything."""
+        _shape(self.node, [c[0] for c in self.ins])
+
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
         shape = arrays[self.lead].shape
@@ -89,9 +93,10 @@ class ElemwiseThunk:
                 break
         if not same:
             shape = _shape(self.node, arrays)
-        if self.inplace is not None:
-            out = arrays[self.inplace]
-        else:
+        target = arrays[self.inplace] if self.inplace is not None else None
+        if target is not None and target.shape == shape and target.flags.writeable:
+            out = target
+        else:  # broadcasting grew the result past the buffer it was to overwrite: a new one
             out = self.buffer.array
             if out is None or out.shape != shape:
                 out = self.buffer.get(shape)
