@@ -77,6 +77,7 @@ PARAMS: dict[str, Param] = {
     "device": Param("cpu", "where computation runs: cpu, opencl, openclN, cuda or cudaN", _device),
     "mode": Param("FAST_RUN", "default compilation mode", _choice("FAST_RUN", "FAST_COMPILE", "DEBUG")),
     "cache_dir": Param(os.path.join("~", ".cache", "mlc"), "compiled-kernel cache", _path),
+    "cache_max_mb": Param(512, "size limit of cache_dir in MiB (least recently used entries go first)", _int),
     "cxx": Param("cc", "C compiler; '' disables C code generation", _str),
     "openmp": Param(True, "use OpenMP for large loops", _bool),
     "openmp_elemwise_minsize": Param(500_000, "smallest loop run with OpenMP threads", _int),

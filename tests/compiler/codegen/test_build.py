@@ -90,3 +90,70 @@ def test_cuda_device_warns_that_it_runs_on_cpu(monkeypatch):
     with theano.config.change(device="cuda"), pytest.warns(RuntimeWarning, match="CPU"):
         f = theano.function([x], x * 2)
     assert f(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+def _fresh_function(tag):
+    x = T.dvector()
+    return theano.function([x], T.exp(x) * tag + T.sin(x))  # a new constant: a new library
+
+
+def test_cache_dir_below_a_regular_file_warns_once_and_uses_a_private_cache(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with theano.config.change(cache_dir=str(blocker / "cache")), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f, g = _fresh_function(1.25), _fresh_function(1.5)
+    messages = [str(w.message) for w in caught if "cannot be used" in str(w.message)]
+    assert len(messages) == 1 and str(blocker / "cache") in messages[0], messages
+    assert "ElemwiseThunk" in [type(s[3]).__name__ for s in f.maker.vm.steps]  # still compiled
+    np.testing.assert_allclose(g(np.zeros(2)), [1.5, 1.5])
+
+
+def test_a_compiler_that_writes_nothing_falls_back_to_perform(tmp_path, monkeypatch):
+    monkeypatch.setattr(backend, "_warned", set())
+    with theano.config.change(cache_dir=str(tmp_path), cxx="/bin/true"), \
+            pytest.warns(RuntimeWarning, match="wrote no library"):
+        f = _fresh_function(2.75)
+    np.testing.assert_allclose(f(np.zeros(2)), [2.75, 2.75])
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_read_only_cache_dir_warns_and_compiles(tmp_path):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only filesystem here (needs root)")
+    try:
+        with theano.config.change(cache_dir=str(mount / "cache")), pytest.warns(RuntimeWarning, match="Read-only"):
+            f = _fresh_function(3.25)
+        np.testing.assert_allclose(f(np.zeros(1)), [3.25])
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+def test_cache_keeps_under_its_size_limit_dropping_the_least_recently_used(tmp_path):
+    with theano.config.change(cache_dir=str(tmp_path)):
+        _fresh_function(4.0)
+    entry_size = sum(f.stat().st_size for f in _libs(tmp_path)[0].parent.iterdir())
+    script = ("import sys, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np\n"
+              "theano.config.cache_dir = sys.argv[1]; theano.config.cache_max_mb = float(sys.argv[2])\n"
+              "x = T.dvector()\n"
+              "for k in range(6):\n"
+              "    theano.function([x], T.exp(x) * (5 + k) + T.sin(x))(np.ones(2))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(2.5 * entry_size / 2 ** 20)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    total = sum(f.stat().st_size for f in tmp_path.glob("??/*"))
+    assert total <= 2.5 * entry_size * 1.1 and 1 <= len(_libs(tmp_path)) <= 3
+    kept = [lib.with_suffix(".src").read_text() for lib in _libs(tmp_path)]
+    assert any("10.0" in src for src in kept)  # the newest entry (5 + 5) stays
+
+
+def test_killed_builds_leave_no_temporary_files(tmp_path):
+    from mlc.compiler.codegen import cache as cache_module
+    stray = tmp_path / "ab" / "ab00.tmp999999999.so"  # a process id that is not running
+    stray.parent.mkdir()
+    stray.write_bytes(b"half a library")
+    cache_module.tidy(tmp_path, 2 ** 30)
+    assert not stray.exists()

@@ -52,7 +52,7 @@ class CPUBackend:
     def build(self, program: Program) -> Any:
         try:
             return toolchain.load(program)
-        except toolchain.CompileError as err:
+        except (toolchain.CompileError, OSError) as err:  # OSError: the cache or the disk failed
             warn_once("compile-error", f"{err}\nfalling back to Python perform")
             return None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...codegen import Program
-from ...codegen.cache import artifact, cache_key
+from ...codegen.cache import artifact, cache_key, cache_root
 from ...config import config
 from ..backend import warn_once
 
@@ -77,17 +77,19 @@ def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool]:
     probed once per compiler and remembered in the cache directory."""
     key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}|{machine_identity()}".encode()
                          ).hexdigest()[:16]
-    record = Path(config.cache_dir) / f"features-{key}.json"
+    record = cache_root() / f"features-{key}.json"
     try:
         flags, vector = json.loads(record.read_text())
         return tuple(flags), bool(vector)
     except (OSError, ValueError):
         pass
     flags, vector = _probe_features(cxx)
-    record.parent.mkdir(parents=True, exist_ok=True)
     tmp = record.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps([list(flags), vector]))
-    os.replace(tmp, record)
+    try:  # remembering is an optimisation: a full disk must not stop compilation
+        tmp.write_text(json.dumps([list(flags), vector]))
+        os.replace(tmp, record)
+    except OSError:
+        tmp.unlink(missing_ok=True)
     return flags, vector
 
 
@@ -134,20 +136,22 @@ def load(program: Program) -> Any:
         return _loaded[key]
 
     def compile_to(directory: Path, output: Path) -> None:
-        fd, c_file = tempfile.mkstemp(suffix=".c", dir=directory)
-        with os.fdopen(fd, "w") as f:
-            f.write(program.source)
+        c_file = output.with_suffix(".c")
+        c_file.write_text(program.source)
         libs = [f for f in flags if f.startswith("-l")]
-        cmd = [cxx, *[f for f in flags if not f.startswith("-l")], c_file, "-o", str(output), *libs, "-lm"]
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True)
-        finally:
-            os.unlink(c_file)
+        cmd = [cxx, *[f for f in flags if not f.startswith("-l")], str(c_file), "-o", str(output), *libs, "-lm"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise CompileError(f"{cxx} failed on generated code:\n{result.stderr[:4000]}")
+        if not output.exists():
+            raise CompileError(f"C compiler {cxx!r} reported success but wrote no library")
 
     path = artifact(key, ".so", compile_to, program.source)
     ffi = cffi.FFI()
     ffi.cdef(declarations(program))
-    _loaded[key] = (ffi, ffi.dlopen(str(path)))
+    try:
+        library = ffi.dlopen(str(path))
+    except OSError as err:
+        raise CompileError(f"cannot load the library {cxx!r} built ({path}): {err}") from None
+    _loaded[key] = (ffi, library)
     return _loaded[key]
