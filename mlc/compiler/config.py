@@ -88,8 +88,15 @@ PARAMS: dict[str, Param] = {
 }
 
 
+class ConfigurationError(ValueError):
+    """``~/.mlcrc`` or ``MLC_FLAGS`` is invalid (the message names which, and why)."""
+
+
 class Config:
-    """The live configuration. Attribute access reads and assignment validates a key."""
+    """The live configuration. Attribute access reads and assignment validates a key.
+
+    A bad ``~/.mlcrc`` or ``MLC_FLAGS`` does not stop ``import mlc``: the defaults are
+    used, ``environment_error`` holds the problem, and compiling a function raises it."""
 
     def __init__(self, rc_path: str | None = None, flags: str | None = None) -> None:
         object.__setattr__(self, "_values", {k: p.convert(p.default) for k, p in PARAMS.items()})
@@ -102,7 +109,19 @@ class Config:
     def _load_rc(self, path: str) -> None:
         parser = configparser.ConfigParser()
         parser.optionxform = str  # type: ignore[assignment]  # keys are case-sensitive (floatX)
-        parser.read(path)
+        if os.path.isdir(path):
+            raise ConfigurationError(f"{path}: is a directory; the mlc config file must be an INI file "
+                                     "with a [global] section")
+        try:
+            with open(path, "rb") as f:
+                parser.read_string(f.read().decode("utf-8"), source=path)
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"{path}: not UTF-8 text; the mlc config file must be an INI file "
+                                     "with a [global] section") from None
+        except (OSError, configparser.Error) as err:
+            first = str(err).splitlines()[0]
+            raise ConfigurationError(f"{path}: cannot read it as an INI file with a [global] section ({first})"
+                                     ) from None
         if parser.has_section("global"):
             for key, value in parser.items("global"):
                 self._set(key, value, source=f"{path} [global]")
@@ -110,17 +129,21 @@ class Config:
     def _load_flags(self, flags: str, source: str) -> None:
         for item in filter(None, (s.strip() for s in flags.split(","))):
             if "=" not in item:
-                raise ValueError(f"{source}: expected key=value, got {item!r}")
+                raise ConfigurationError(f"{source}: expected key=value, got {item!r}")
             key, value = item.split("=", 1)
             self._set(key.strip(), value.strip(), source=source)
 
     def _set(self, key: str, value: Any, source: str = "assignment") -> None:
         if key not in PARAMS:
-            raise KeyError(f"unknown config key {key!r} (from {source}); valid keys: {', '.join(sorted(PARAMS))}")
+            error = ConfigurationError if source != "assignment" else KeyError
+            raise error(f"unknown config key {key!r} (from {source}); valid keys: {', '.join(sorted(PARAMS))}")
         try:
             self._values[key] = PARAMS[key].convert(value)
         except ValueError as err:
-            raise ValueError(f"bad value for config key {key!r} (from {source}): {err}") from None
+            error = ConfigurationError if source != "assignment" else ValueError
+            raise error(f"bad value for config key {key!r} (from {source}): {err}") from None
+
+    environment_error: ConfigurationError | None = None
 
     def __getattr__(self, key: str) -> Any:
         values = object.__getattribute__(self, "_values")
@@ -150,4 +173,13 @@ class Config:
         return "\n".join(f"{k} = {v!r}    # {PARAMS[k].doc}" for k, v in self._values.items())
 
 
-config = Config()
+def _from_environment() -> Config:
+    try:
+        return Config()
+    except ConfigurationError as err:
+        fallback = Config(rc_path="", flags="")
+        object.__setattr__(fallback, "environment_error", err)
+        return fallback
+
+
+config = _from_environment()

@@ -325,6 +325,8 @@ def function(inputs: Sequence[Any], outputs: Any = None, mode: Any = None, updat
     call, then applied together. ``givens``: substitutions made before compiling, e.g.
     ``{x: data[i * bs:(i + 1) * bs]}``.
     """
+    if config.environment_error is not None:
+        raise config.environment_error
     if not isinstance(inputs, (list, tuple)):
         raise TypeError(f"function: inputs must be a list, got {type(inputs).__name__}")
     on_unused_input = on_unused_input or config.on_unused_input

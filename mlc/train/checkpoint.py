@@ -1,8 +1,9 @@
 """HDF5 checkpoints: model config and weights, optimizer state, random-generator states,
 trainer state, history, training config and preprocessing, in one file.
 
-Files are written to a temporary name, flushed to disk and renamed over the target, so
-a crash at any moment leaves either the previous file or the new one, both readable.
+Files are built in memory, then written to a temporary name, flushed to disk and renamed
+over the target, so a crash or a full disk leaves either the previous file or the new one,
+both readable. Every array carries a SHA-256 checksum; a corrupt one is refused.
 
 Layout (format ``mlc-checkpoint``, version 1): root attributes ``format``,
 ``format_version``, ``mlc_version``, ``model_config``, ``train_config``,
@@ -12,6 +13,8 @@ attribute) and ``rng/`` (attributes holding generator states as JSON).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from .rundir import atomic_write
 
 FORMAT = "mlc-checkpoint"
 VERSION = 1
@@ -44,57 +49,47 @@ class Checkpoint:
     mlc_version: str = ""
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_state: dict | None = None,
                     history: Sequence[dict] = (), train_config: dict | None = None,
                     preprocess: dict | None = None) -> Path:
-    """Write a checkpoint of ``model`` (and ``optimizer``) atomically to ``path``."""
+    """Write a checkpoint of ``model`` (and ``optimizer``) atomically to ``path``.
+
+    The HDF5 file is built in memory, then written whole (``rundir.atomic_write``): a full
+    disk or a crash leaves the previous file readable and no temporary file behind."""
     import h5py
 
     from .. import __version__
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = VERSION
-            f.attrs["mlc_version"] = __version__
-            f.attrs["model_config"] = json.dumps(model.get_config())
-            f.attrs["train_config"] = json.dumps(train_config or {})
-            f.attrs["trainer_state"] = json.dumps(trainer_state or {})
-            f.attrs["history"] = json.dumps(list(history))
-            f.attrs["preprocess"] = json.dumps(preprocess)
-            f.attrs["optimizer_config"] = json.dumps(optimizer.get_config() if optimizer is not None else None)
-            _write_arrays(f.create_group("weights"), model.get_params())
-            _write_arrays(f.create_group("optimizer"), optimizer.state_variables() if optimizer is not None else [])
-            rng = f.create_group("rng")
-            for i, var in enumerate(model.state_variables()):
-                rng.attrs[f"{i:03d}"] = json.dumps(_generator_state(var.get_value(borrow=True)))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = VERSION
+        f.attrs["mlc_version"] = __version__
+        f.attrs["model_config"] = json.dumps(model.get_config())
+        f.attrs["train_config"] = json.dumps(train_config or {})
+        f.attrs["trainer_state"] = json.dumps(trainer_state or {})
+        f.attrs["history"] = json.dumps(list(history))
+        f.attrs["preprocess"] = json.dumps(preprocess)
+        f.attrs["optimizer_config"] = json.dumps(optimizer.get_config() if optimizer is not None else None)
+        _write_arrays(f.create_group("weights"), model.get_params())
+        _write_arrays(f.create_group("optimizer"), optimizer.state_variables() if optimizer is not None else [])
+        rng = f.create_group("rng")
+        for i, var in enumerate(model.state_variables()):
+            rng.attrs[f"{i:03d}"] = json.dumps(_generator_state(var.get_value(borrow=True)))
+    return atomic_write(path, buffer.getvalue())
+
+
+def _checksum(value: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
 
 
 def _write_arrays(group: Any, variables: Sequence[Any]) -> None:
     for i, var in enumerate(variables):
-        ds = group.create_dataset(f"{i:03d}", data=var.get_value(borrow=True))
+        value = var.get_value(borrow=True)
+        ds = group.create_dataset(f"{i:03d}", data=value)
         ds.attrs["name"] = var.name or ""
+        ds.attrs["sha256"] = _checksum(value)
 
 
 def _generator_state(gen: np.random.Generator) -> dict:
@@ -114,6 +109,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give a checkpoint file such as {path / 'best.h5'}")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
@@ -135,8 +132,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
                                                           "history", "preprocess", "optimizer_config")}
             rng = f["rng"]
             return Checkpoint(
-                model_config=attrs["model_config"], weights=_read_arrays(f["weights"]),
-                optimizer_state=_read_arrays(f["optimizer"]), optimizer_config=attrs["optimizer_config"],
+                model_config=attrs["model_config"], weights=_read_arrays(f["weights"], path),
+                optimizer_state=_read_arrays(f["optimizer"], path), optimizer_config=attrs["optimizer_config"],
                 rng_states=[json.loads(rng.attrs[k]) for k in sorted(rng.attrs)],
                 trainer_state=attrs["trainer_state"], history=attrs["history"], train_config=attrs["train_config"],
                 preprocess=attrs["preprocess"], mlc_version=str(f.attrs.get("mlc_version", "")))
@@ -146,8 +143,18 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({err})") from None
 
 
-def _read_arrays(group: Any) -> list[np.ndarray]:
-    return [group[k][()] for k in sorted(group.keys())]
+def _read_arrays(group: Any, path: Path) -> list[np.ndarray]:
+    arrays = []
+    for k in sorted(group.keys()):
+        ds = group[k]
+        value = ds[()]
+        expected = ds.attrs.get("sha256")  # files from before checksums have none
+        if expected is not None and _checksum(value) != expected:
+            name = ds.attrs.get("name", "")
+            raise CheckpointError(f"{path}: array {ds.name}{f' ({name})' if name else ''} does not match its "
+                                  "checksum: the file is corrupt")
+        arrays.append(value)
+    return arrays
 
 
 def restore(checkpoint: Checkpoint, model: Any, optimizer: Any = None, rng: bool = True) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import io
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,17 +19,34 @@ import numpy as np
 
 from . import config as cfgmod
 from .checkpoint import CheckpointError
-from .data import DataError, Scaler, load_dataset, load_features, train_valid_split
+from .data import DataError, Scaler, check_labels, load_dataset, load_features, train_valid_split
+from .rundir import RunDirectory, atomic_write, check_directory
 from .trainer import TrainingError
 
 _USER_ERRORS = (DataError, CheckpointError, cfgmod.ConfigError, TrainingError, ValueError, TypeError,
-                FileNotFoundError, KeyError)
+                OSError, KeyError)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived (handled like Ctrl-C: stop, leaving a resumable run directory)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
 
 
 def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
          argv: Sequence[str] | None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    from ..compiler import config
+    if config.environment_error is not None:
+        print(f"{prog}: error: {config.environment_error}", file=sys.stderr)
+        return 2
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         return main(args)
     except _USER_ERRORS as err:
@@ -40,8 +59,17 @@ def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted{_RESUMABLE.get(prog, '')}", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{prog}: terminated{_RESUMABLE.get(prog, '')}", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_RESUMABLE = {"mlc-train": "; continue the run with mlc-train --resume RUN_DIR"}
 
 
 # ---------------------------------------------------------------------------- mlc-train
@@ -80,7 +108,12 @@ def build_optimizer(opt_cfg: dict) -> Any:
 def prepare_data(data_cfg: dict, seed: int, floatX: str):
     """Train/valid/test datasets, scaled by a scaler fitted on the training split."""
     splits = load_dataset(data_cfg["dataset"])
+    if "train" not in splits:
+        raise DataError(f"{data_cfg['dataset']}: no training split; it has {', '.join(splits)}")
     train = splits["train"]
+    if train.y is None:
+        raise DataError(f"{data_cfg['dataset']}: the training split has no labels (expected arrays y_train or y, "
+                        "or a label column)")
     valid = splits.get("valid")
     if valid is None:
         train, valid = train_valid_split(train, data_cfg["valid_fraction"], seed)
@@ -107,7 +140,7 @@ def _train(args: argparse.Namespace) -> int:
     from .. import compiler
     from .trainer import Trainer
     if args.resume:
-        out = Path(args.resume)
+        out = check_directory(args.resume, "--resume")
         saved = out / "config.toml"
         if not saved.exists():
             raise FileNotFoundError(f"{out} is not a run directory (no config.toml)")
@@ -115,6 +148,7 @@ def _train(args: argparse.Namespace) -> int:
     elif args.config:
         user = cfgmod.load(args.config)
         out = Path(args.out) if args.out else Path("runs") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        check_directory(out)
     else:
         raise cfgmod.ConfigError("give a CONFIG.toml (or --resume DIR)")
     for assignment in args.set:
@@ -130,29 +164,47 @@ def _train(args: argparse.Namespace) -> int:
                       {"patience": t["patience"], "monitor": t["monitor"] if valid is not None else "loss"},
                       cfg["lr_schedule"], out, cfg["seed"], t["checkpoint_every_steps"], not args.quiet,
                       cfg, {**scaler.state()})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.toml").write_text(cfgmod.dumps(cfg))
-    if args.resume and (out / "last.h5").exists():
-        trainer.resume(out / "last.h5")
-        print(f"resuming {out} at epoch {trainer.state['epoch'] + 1}, step {trainer.state['step']}", flush=True)
-    trainer.fit(train, valid)
-    results = {"epochs": trainer.state["epoch"], "best_epoch": trainer.state["best_epoch"]}
-    if test is not None:
-        results.update({f"test_{k}": v for k, v in trainer.evaluate(test).items()})
-        print("  ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("test_")), flush=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    _plot_curves(trainer.history, out / "curves.png")
-    print(f"run saved in {out} (last.h5, best.h5, history.csv)", flush=True)
+    run = RunDirectory(out).lock()
+    try:
+        run.remove_temporaries()
+        resumed = args.resume and (out / "last.h5").exists()
+        if resumed:
+            try:
+                trainer.resume(out / "last.h5")
+            except ValueError as err:  # the checkpoint does not fit the model this config builds
+                raise CheckpointError(f"cannot resume from {out / 'last.h5'}: {err}") from None
+        # Only now, with the resume known to be valid, may the run directory change.
+        text = cfgmod.dumps(cfg)
+        if not (out / "config.toml").exists() or (out / "config.toml").read_text() != text:
+            run.write("config.toml", text)
+        if resumed:
+            trainer.write_history(out / "history.csv")  # a run killed before writing it lacks a row
+            print(f"resuming {out} at epoch {trainer.state['epoch'] + 1}, step {trainer.state['step']}", flush=True)
+        trainer.fit(train, valid)
+        results = {"epochs": trainer.state["epoch"], "best_epoch": trainer.state["best_epoch"]}
+        if test is not None:
+            results.update({f"test_{k}": v for k, v in trainer.evaluate(test).items()})
+            print("  ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("test_")), flush=True)
+        run.write("results.json", json.dumps(results, indent=2) + "\n")
+        plotted = _plot_curves(trainer.history, out / "curves.png")
+    finally:
+        run.unlock()
+    written = [n for n in ("config.toml", "last.h5", "best.h5", "history.csv", "results.json", "curves.png")
+               if (out / n).exists()]
+    print(f"run saved in {out}: {', '.join(written)}", flush=True)
+    if not plotted:
+        print("curves.png skipped: matplotlib is not installed (pip install 'mlc[plot]')", flush=True)
     return 0
 
 
-def _plot_curves(history: list[dict], path: Path) -> None:
+def _plot_curves(history: list[dict], path: Path) -> bool:
+    """Draw the loss and metric curves; False when matplotlib is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return
+        return False
     keys = [k for k in history[0] if k not in ("epoch", "time", "lr")] if history else []
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for k in keys:
@@ -161,8 +213,11 @@ def _plot_curves(history: list[dict], path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    image = io.BytesIO()
+    fig.savefig(image, format="png")
     plt.close(fig)
+    atomic_write(path, image.getvalue())
+    return True
 
 
 # ---------------------------------------------------------------------------- mlc-predict / mlc-eval
@@ -212,9 +267,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if data.y is None:
         raise DataError(f"{args.dataset} [{args.split}] has no labels to evaluate against")
     proba = model.predict_proba(data.X)
-    y = np.asarray(data.y).astype("int64")
-    if y.size and (y.min() < 0 or y.max() >= proba.shape[1]):
-        raise DataError(f"{args.dataset} [{args.split}] labels must be in [0, {proba.shape[1]})")
+    y = check_labels(data.y, f"{args.dataset} [{args.split}]", proba.shape[1])
     nll = float(-np.mean(np.log(np.maximum(proba[np.arange(len(y)), y], 1e-300))))
     accuracy = float(np.mean(proba.argmax(1) == y))
     print(f"{args.split}: loss {nll:.4f}  accuracy {accuracy:.4f}  ({len(y)} examples)")

@@ -32,6 +32,24 @@ OPTIONAL: dict[str, dict[str, type]] = {
 }
 
 
+# The valid range of numeric keys: (test, what the test requires).
+LIMITS: dict[str, tuple] = {
+    "seed": (lambda v: v >= 0, ">= 0"),
+    "optimizer.lr": (lambda v: v > 0, "> 0"),
+    "train.epochs": (lambda v: v >= 1, ">= 1"),
+    "train.batch_size": (lambda v: v >= 1, ">= 1"),
+    "train.l1": (lambda v: v >= 0, ">= 0"),
+    "train.l2": (lambda v: v >= 0, ">= 0"),
+    "train.patience": (lambda v: v >= 0, ">= 0"),
+    "train.checkpoint_every_steps": (lambda v: v >= 0, ">= 0"),
+    "model.hidden": (lambda v: all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v),
+                     "a list of positive integers"),
+    "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.n_out": (lambda v: v >= 0, ">= 0 (0: from the labels)"),
+    "data.valid_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
+
 class ConfigError(ValueError):
     """A configuration file or override is invalid."""
 
@@ -41,8 +59,16 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"config {path}: is a directory, not a TOML file")
     try:
-        return tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path}: not UTF-8 text (a TOML config is a text file)") from None
+    except OSError as err:
+        raise ConfigError(f"config {path}: cannot read it ({err.strerror})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
 
@@ -96,6 +122,11 @@ def resolve(user: dict) -> dict:
                     raise ConfigError(f"unknown config key {full!r}; valid keys in [{key}]: {', '.join(valid)}")
         else:
             resolved[key] = _check_type(key, value, DEFAULTS[key])
+    for full, (ok, requirement) in LIMITS.items():
+        section, _, sub = full.rpartition(".")
+        value = resolved[section][sub] if section else resolved[sub]
+        if not ok(value):
+            raise ConfigError(f"config key {full!r} = {value!r} is out of range: it must be {requirement}")
     return resolved
 
 

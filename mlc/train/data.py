@@ -59,6 +59,52 @@ class Dataset:
         return Dataset(self.X[idx], self.y[idx] if self.y is not None else None, name)
 
 
+def check_features(X: np.ndarray, source: str) -> np.ndarray:
+    """``X`` if it holds at least one example of finite numbers, else ``DataError`` naming
+    ``source`` and, for NaN or Inf, the first bad row and column."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{source}: features must be numbers, got {X.dtype} values such as "
+                        f"{X.flat[0]!r}" if X.size else f"{source}: features must be numbers, got {X.dtype}")
+    if len(X) == 0:
+        raise DataError(f"{source}: no examples")
+    if X.dtype.kind == "f":
+        flat = X.reshape(len(X), -1)
+        bad = np.argwhere(~np.isfinite(flat))
+        if len(bad):
+            row, column = bad[0]
+            raise DataError(f"{source}: row {row}, column {column} is {flat[row, column]}; features must be "
+                            f"finite numbers (no NaN or Inf)")
+    return X
+
+
+def check_labels(y: np.ndarray, source: str, n_classes: int | None = None) -> np.ndarray:
+    """``y`` as int64 class labels, or ``DataError`` naming ``source`` and the first bad label."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{source} labels must be integers, got {y.dtype} values"
+                        + (f" such as {y.flat[0]!r}" if y.size else ""))
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if bad.size:
+            raise DataError(f"{source} labels must be integers, got {y[bad[0]]} (example {bad[0]})")
+    if n_classes is not None and y.size:
+        bad = np.flatnonzero((y < 0) | (y >= n_classes))
+        if bad.size:
+            raise DataError(f"{source} labels must be in [0, {n_classes}): found {y[bad[0]]} (example {bad[0]})")
+    return y.astype("int64", copy=False)
+
+
+def check_splits(splits: dict[str, "Dataset"], source: str) -> dict[str, "Dataset"]:
+    """Every split of a loaded dataset holds examples of finite numbers and integer labels."""
+    for name, data in splits.items():
+        where = f"{source} [{name}]"
+        check_features(data.X, where)
+        if data.y is not None:
+            data.y = check_labels(data.y, where)
+    return splits
+
+
 def train_valid_split(data: Dataset, valid_fraction: float, seed: int = 0) -> tuple[Dataset, Dataset | None]:
     """Hold out a random ``valid_fraction`` of ``data`` for validation."""
     if not 0 <= valid_fraction < 1:
@@ -198,6 +244,8 @@ def load_csv(path: str | os.PathLike, label_column: int | None = -1) -> dict[str
         table = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
     except ValueError as err:
         raise DataError(f"{path}: not a numeric CSV: {err}") from None
+    if table.size == 0:
+        raise DataError(f"{path}: no rows of data")
     if label_column is None:
         return {"train": Dataset(table, None, "train")}
     y = table[:, label_column]
@@ -272,7 +320,11 @@ def _find_idx(name: str) -> dict[str, Dataset]:
 def load_dataset(name_or_path: str) -> dict[str, Dataset]:
     """Splits (``train``, ``test`` and maybe ``valid``) of a named dataset (``digits``,
     ``fashion-mnist``, ``mnist``) or of a file (``.npz``, ``.h5``/``.hdf5``, ``.csv``,
-    ``.pkl.gz``, IDX)."""
+    ``.pkl.gz``, IDX), each checked: examples of finite numbers, integer labels."""
+    return check_splits(_load_splits(name_or_path), name_or_path)
+
+
+def _load_splits(name_or_path: str) -> dict[str, Dataset]:
     if name_or_path == "digits":
         return load_npz(DATA_DIR / "digits.npz")
     if name_or_path in IDX_DATASETS:
@@ -299,12 +351,15 @@ def load_features(path: str | os.PathLike) -> np.ndarray:
     """Only the features of a file (npz/HDF5/CSV without labels/IDX), for prediction."""
     path = Path(path)
     _must_exist(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
-        return load_csv(path, label_column=None)["train"].X
-    if "idx" in name:
+        X = load_csv(path, label_column=None)["train"].X
+    elif "idx" in name:
         X = load_idx(path)
-        return X.reshape(len(X), -1)
-    splits = load_dataset(str(path))
-    data = splits.get("test") or splits["train"]
-    return data.X
+        X = X.reshape(len(X), -1)
+    else:
+        splits = _load_splits(str(path))
+        X = (splits.get("test") or splits["train"]).X
+    return check_features(X, str(path))

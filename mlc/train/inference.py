@@ -14,7 +14,7 @@ from .. import compiler as theano
 from ..compiler import tensor as T
 from ..nn.layers import from_config
 from .checkpoint import read_checkpoint, restore
-from .data import Scaler
+from .data import Scaler, check_features
 
 
 class InferenceModel:
@@ -28,7 +28,7 @@ class InferenceModel:
         self._proba = theano.function([x], model(x, deterministic=True), name="predict_proba")
 
     def _features(self, X: Any) -> np.ndarray:
-        X = np.asarray(X)
+        X = check_features(X, "the input")
         if X.ndim == 1:
             X = X[None, :]
         X = X.reshape(len(X), -1)

@@ -11,6 +11,7 @@ that a killed run resumes exactly where it stopped.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import sys
 import time
@@ -26,10 +27,14 @@ from ..nn import metrics as metrics_
 from ..nn import optimizers, regularizers
 from . import schedules
 from .checkpoint import read_checkpoint, restore, save_checkpoint
-from .data import DataError, Dataset
+from .data import DataError, Dataset, check_features, check_labels
+from .rundir import atomic_write
+
+
 
 class TrainingError(RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
+
 
 class Trainer:
     """Fit ``model`` with ``loss`` and ``optimizer``.
@@ -99,19 +104,13 @@ class Trainer:
     # ------------------------------------------------------------------ checks
     def check_data(self, data: Dataset, what: str) -> None:
         """Raise ``DataError`` naming ``what`` if its features or labels do not fit the model."""
-        X = data.X.reshape(len(data.X), -1)
+        X = check_features(data.X, f"{what} data")
+        X = X.reshape(len(X), -1)
         if self.n_in is not None and X.shape[1] != self.n_in:
             raise DataError(f"{what} data has {X.shape[1]} features per example but the model expects {self.n_in}")
         if data.y is None:
             raise DataError(f"{what} data has no labels")
-        y = np.asarray(data.y)
-        if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y))):
-            raise DataError(f"{what} labels must be integers, got dtype {y.dtype}")
-        if self.n_classes is not None and y.size:
-            bad = np.flatnonzero((y < 0) | (y >= self.n_classes))
-            if bad.size:
-                raise DataError(f"{what} labels must be in [0, {self.n_classes}): found {y[bad[0]]} "
-                                f"(example {bad[0]})")
+        check_labels(data.y, what, self.n_classes)
 
     # ------------------------------------------------------------------ run
     def fit(self, train: Dataset, valid: Dataset | None = None) -> list[dict]:
@@ -157,9 +156,12 @@ class Trainer:
             st.update(epoch=epoch + 1, step_in_epoch=0, loss_sum=0.0, seen=0)
             self._report(record)
             if self.checkpoint_dir is not None:
-                self._save("last.h5")
+                # last.h5 is the commit point: best.h5 before it (a run killed in between
+                # repeats this epoch and writes the same best.h5), history.csv after it
+                # (rewritten from last.h5 when a run resumes).
                 if improved:
                     self._save("best.h5")
+                self._save("last.h5")
                 self.write_history(self.checkpoint_dir / "history.csv")
         return self.history
 
@@ -233,9 +235,8 @@ class Trainer:
         if not self.history:
             return
         keys = list(dict.fromkeys(k for row in self.history for k in row))
-        tmp = Path(path).with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.history)
-        tmp.replace(path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write(path, text.getvalue())

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import mlc.compiler.tensor as T
 from mlc import nn
 from mlc.train import DataError, Dataset, Trainer, TrainingError, load_dataset, train_valid_split
 from mlc.train.data import Scaler
@@ -74,10 +75,18 @@ def test_bad_data_is_named(digits):
         t.fit(train, Dataset(train.X[:2], np.array([-1, 0])))
 
 
-def test_nan_loss_stops_with_a_clear_error(digits):
+def test_nan_features_are_refused_naming_row_and_column(digits):
     train, _, _ = digits
-    t = _trainer()
     X = train.X.copy()
     X[100, 3] = np.nan
-    with pytest.raises(TrainingError, match="loss became nan at epoch 1"):
-        t.fit(Dataset(X, train.y))
+    with pytest.raises(DataError, match="train data: row 100, column 3 is nan"):
+        _trainer().fit(Dataset(X, train.y))
+
+
+def test_nan_loss_stops_with_a_clear_error(digits):
+    train, _, _ = digits
+    def log_of_negative(p_y, y):  # probabilities sum to 1: the log of -1 is NaN
+        return T.log(p_y.sum(axis=1) - 2).mean()
+    t = Trainer(nn.MLP(64, [20], 10, seed=0), log_of_negative, nn.SGD(0.1), batch_size=20, epochs=1, verbose=False)
+    with pytest.raises(TrainingError, match="loss became nan at epoch 1, step 1"):
+        t.fit(train)
