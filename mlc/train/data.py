@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -241,7 +242,9 @@ def load_csv(path: str | os.PathLike, label_column: int | None = -1) -> dict[str
         first = f.readline()
     skip = 0 if _is_numeric_row(first) else 1
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an empty file: reported below, by name
+            table = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
     except ValueError as err:
         raise DataError(f"{path}: not a numeric CSV: {err}") from None
     if table.size == 0:

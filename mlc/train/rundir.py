@@ -27,6 +27,9 @@ _writes = 0
 class RunDirectoryError(OSError):
     """A run directory cannot be used or written (the message names the path and the cause)."""
 
+    def __str__(self) -> str:
+        return str(self.strerror)
+
 
 def _cause(err: OSError) -> str:
     return err.strerror or str(err)

@@ -231,7 +231,7 @@ class Trainer:
         self.history = list(ckpt.history)
 
     def write_history(self, path: str | Path) -> None:
-        """The history as CSV (one row per epoch)."""
+        """The history as CSV (one row per epoch); a file already holding it is left alone."""
         if not self.history:
             return
         keys = list(dict.fromkeys(k for row in self.history for k in row))
@@ -239,4 +239,6 @@ class Trainer:
         writer = csv.DictWriter(text, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        atomic_write(path, text.getvalue())
+        path = Path(path)
+        if not path.is_file() or path.read_bytes() != text.getvalue().encode():
+            atomic_write(path, text.getvalue())
