@@ -113,7 +113,8 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_run_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and "terminated; continue the run with mlc-train --resume" in err
+    assert proc.returncode == 143 and "terminated; continue the run with mlc-train --resume" in err, (
+        proc.returncode, err[-3000:])
     out = cli("train", "--resume", run, "--set", "train.epochs=2", "--quiet")
     assert out.returncode == 0, out.stderr
 
