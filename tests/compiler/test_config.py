@@ -32,7 +32,7 @@ def test_precedence_rc_then_flags(tmp_path):
     assert c.floatX == "float32" and c.mode == "FAST_COMPILE"
     c = Config(rc_path=str(rc), flags="floatX=float64")
     assert c.floatX == "float64" and c.mode == "FAST_COMPILE"
-    with pytest.raises(ValueError, match="unknown config key .floatx. \(from MLC_FLAGS\)"):
+    with pytest.raises(ValueError, match=r"unknown config key .floatx. \(from MLC_FLAGS\)"):
         Config(rc_path="", flags="floatx=float32")
     bad = tmp_path / "bad"
     bad.write_text("[global]\nfloatX = float7\n")

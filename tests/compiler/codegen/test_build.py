@@ -9,7 +9,6 @@ import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
-from mlc.compiler.codegen import cache
 from mlc.compiler.runtime import backend
 
 SCRIPT = """
@@ -151,9 +150,9 @@ def test_cache_keeps_under_its_size_limit_dropping_the_least_recently_used(tmp_p
 
 
 def test_killed_builds_leave_no_temporary_files(tmp_path):
-    from mlc.compiler.codegen import cache as cache_module
+    from mlc.compiler.codegen import cache
     stray = tmp_path / "ab" / "ab00.tmp999999999.so"  # a process id that is not running
     stray.parent.mkdir()
     stray.write_bytes(b"half a library")
-    cache_module.tidy(tmp_path, 2 ** 30)
+    cache.tidy(tmp_path, 2 ** 30)
     assert not stray.exists()
