@@ -75,6 +75,7 @@ PARAMS: dict[str, Param] = {
     "floatX": Param("float64", "dtype of float constants and of dtype=None constructors",
                     _choice("float64", "float32", "float16")),
     "device": Param("cpu", "where computation runs: cpu, opencl, openclN, cuda or cudaN", _device),
+    "force_device": Param(False, "make an unusable device an error instead of a warning and a CPU run", _bool),
     "mode": Param("FAST_RUN", "default compilation mode", _choice("FAST_RUN", "FAST_COMPILE", "DEBUG")),
     "cache_dir": Param(os.path.join("~", ".cache", "mlc"), "compiled-kernel cache", _path),
     "cache_max_mb": Param(512, "size limit of cache_dir in MiB (least recently used entries go first)", _int),

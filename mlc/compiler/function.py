@@ -161,6 +161,7 @@ class FunctionMaker:
         from .runtime.linker import link
         optimize(self.fgraph, mode)
         self.linked = link(self.fgraph, mode, len(input_vars))
+        self.fgraph = self.linked.fgraph  # with the device transfers, if any
         first = self.linked.instance()
         self.vm = first.vm  # the first instance's, for inspection (debugprint, tests)
         self.instances = [first]  # idle instances, taken by one call at a time

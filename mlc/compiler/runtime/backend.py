@@ -77,10 +77,27 @@ class Backend(Protocol):
         """``make_thunk(node, input_cells, output_cells)`` for the VM (None: ``perform``)."""
 
 
+_backends: dict[str, Backend] = {}
+
+
 def get_backend(device: str) -> Backend:
-    """The backend running ``device``; without one, a warning naming why, and the CPU's."""
+    """The backend running ``device``. Without the device (no package, no driver, no such
+    device): one warning naming why, and the CPU's, unless ``config.force_device``."""
+    from ..config import config
     from .cpu import CPU
-    if device != "cpu":
-        warn_once("device", f"config.device={device!r}: the {device.rstrip('0123456789')} backend is not built "
-                            "yet, so mlc computes on the CPU")
-    return CPU
+    if device == "cpu":
+        return CPU
+    if device not in _backends:
+        try:
+            if device.startswith("opencl"):
+                from .opencl import OpenCLBackend
+                _backends[device] = OpenCLBackend(device)
+            else:
+                raise RuntimeError("the CUDA backend is not built yet")
+        except Exception as err:  # noqa: BLE001  (any failure to open a device means: no device)
+            message = f"config.device={device!r} cannot be used: {str(err).splitlines()[0] if str(err) else err!r}"
+            if config.force_device:
+                raise RuntimeError(message + " (config.force_device is set)") from None
+            warn_once(f"device-{device}", message + "; mlc computes on the CPU")
+            return CPU
+    return _backends[device]

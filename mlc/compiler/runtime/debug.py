@@ -19,14 +19,14 @@ class DebugThunk:
 
     def __call__(self) -> None:
         node = self.node
-        inputs = [c[0] for c in self.ins]
+        inputs = [_host(c[0]) for c in self.ins]
         copies = [np.copy(v) if isinstance(v, np.ndarray) else v for v in inputs]
         reference = [[None] for _ in self.outs]
         node.op.perform(node, [np.copy(v) if isinstance(v, np.ndarray) else v for v in copies], reference)
         if self.thunk is not None:
             self.thunk()
             for k, (cell, ref) in enumerate(zip(self.outs, reference)):
-                got, want = cell[0], ref[0]
+                got, want = _host(cell[0]), ref[0]
                 if isinstance(want, np.ndarray) and not _close(got, want):
                     raise AssertionError(
                         f"DEBUG mode: compiled {node.op} disagrees with its perform on output {k}: max abs "
@@ -37,11 +37,16 @@ class DebugThunk:
                 cell[0] = ref[0]
         had_bad = any(isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.all(np.isfinite(v)) for v in copies)
         for k, cell in enumerate(self.outs):
-            v = cell[0]
+            v = _host(cell[0])
             if not had_bad and isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.all(np.isfinite(v)):
                 kind = "NaN" if np.isnan(v).any() else "Inf"
                 raise FloatingPointError(f"DEBUG mode: {node.op} produced {kind} in output {k} from finite inputs\n"
                                          f"  the node was created at: {format_trace(node.tag.trace)}")
+
+
+def _host(value: Any) -> Any:
+    """A device array's host copy (device arrays of pyopencl and pycuda have ``get``)."""
+    return value.get() if hasattr(value, "get") and not isinstance(value, (np.ndarray, np.generic, dict)) else value
 
 
 def _close(got: Any, want: np.ndarray) -> bool:

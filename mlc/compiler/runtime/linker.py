@@ -24,9 +24,13 @@ class Linked:
     sharing the compiled kernels."""
 
     def __init__(self, fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> None:
+        make_thunk = None
+        if mode.compiled:
+            backend = get_backend(config.device)
+            fgraph = backend.place(fgraph)
+            make_thunk = backend.thunk_maker(fgraph, mode)
         self.fgraph, self.n_inputs = fgraph, n_inputs
         self.nodes = fgraph.toposort()
-        make_thunk = get_backend(config.device).thunk_maker(fgraph, mode) if mode.compiled else None
         if mode.check:
             from .debug import checked
             make_thunk = checked(make_thunk)

