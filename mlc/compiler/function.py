@@ -19,6 +19,8 @@ from .config import config
 from .fgraph import FunctionGraph, memory_sources
 from .graph import Constant, Variable, clone_replace, graph_inputs
 from .mode import Mode
+from . import sharedvalue
+from .runtime.linker import settle
 from .sharedvalue import SharedVariable
 from .tensor.variable import as_tensor_variable
 from .types import TensorType
@@ -187,6 +189,8 @@ class Function:
         self._any_alias = any(self._may_alias)
         self._pool = self.maker.instances
         self._lock = UPDATES_LOCK if updates else None
+        residency = self.maker.linked.residency
+        self._residency = residency if any(backend is not None for _, backend in residency) else None
 
     def _what(self, i: int) -> str:
         spec = self.input_specs[i]
@@ -247,6 +251,8 @@ class Function:
             if lock is not None:
                 lock.acquire()
             try:
+                if self._residency is not None or sharedvalue.on_device:
+                    settle(self.maker.linked.residency)
                 try:
                     instance.run()
                 except Exception as err:

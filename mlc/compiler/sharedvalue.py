@@ -17,6 +17,11 @@ from .tensor.variable import _TensorMethods
 from .types import RandomStateType, TensorType, Type
 
 
+# Set once any shared value is moved to a device: from then on every function call checks
+# that the shared values it reads are where it needs them (host-only programs never pay).
+on_device = False
+
+
 class SharedVariable(Variable):
     """A variable whose value lives in ``container[0]``; functions read it implicitly and
     their ``updates`` write it after each call."""
@@ -32,8 +37,11 @@ class SharedVariable(Variable):
         return f"shared variable {self.name!r}" if self.name else "shared variable"
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
-        """The current value; a copy unless ``borrow=True``."""
+        """The current value; a copy unless ``borrow=True`` (always a host copy when the
+        value lives on a device)."""
         value = self.container[0]
+        if hasattr(value, "get") and not isinstance(value, (np.ndarray, np.generic, np.random.Generator)):
+            return value.get()
         return value if borrow else copy.deepcopy(value)
 
     def set_value(self, value: Any, borrow: bool = False) -> None:

@@ -155,6 +155,10 @@ def _train(args: argparse.Namespace) -> int:
         cfgmod.apply_override(user, assignment)
     cfg = cfgmod.resolve(user)
     compiler.config.floatX = cfg["floatX"]
+    try:
+        compiler.config.device = cfg["device"]
+    except ValueError as err:
+        raise cfgmod.ConfigError(f"config key 'device': {err}") from None
     train, valid, test, scaler = prepare_data(cfg["data"], cfg["seed"], cfg["floatX"])
     n_out = cfg["model"]["n_out"] or int(np.max(train.y)) + 1
     model = build_model(cfg["model"], train.X.shape[1], n_out, cfg["seed"])

@@ -16,6 +16,7 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     "seed": 1234,
     "floatX": "float64",
+    "device": "cpu",
     "data": {"dataset": "digits", "valid_fraction": 0.1, "scale": "unit"},
     "model": {"type": "MLP", "hidden": [100], "activation": "tanh", "dropout": 0.0, "W_init": "glorot_uniform",
               "n_out": 0},

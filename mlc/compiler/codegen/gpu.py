@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .cstyle import MACROS as MACROS_FOR_KERNELS
 from .cstyle import CStyleRenderer, reduce_parts
 from .loop_ir import LoopKernel
 from .program import EntryPoint, Program
@@ -110,6 +111,110 @@ class GPURenderer(CStyleRenderer):
     }}
 }}
 """
+
+    def take_rows(self, dtype: str) -> Program:
+        """``out = x[idx]`` for an int64 index vector over the rows of a C-contiguous ``x``
+        (negative indices count from the end); an index out of range sets ``bad[0]``."""
+        idx, q, t = self.index_type, self.buffer_prefix, self.types[dtype]
+        name = f"take_rows_{dtype}"
+        source = f"""{self.prelude}
+{self.kernel_prefix} void {name}(const {idx} n, const {idx} row, const {idx} rows, {q}const {t}* restrict x,
+        {q}const {idx}* restrict index, {q}{t}* restrict out, {q}int* restrict bad) {{
+    for ({idx} i = {self.global_id}; i < n; i += {self.global_size}) {{
+        {idx} k = index[i / row];
+        if (k < 0) k += rows;
+        if (k < 0 || k >= rows) {{ bad[0] = 1; continue; }}
+        out[i] = x[k * row + i % row];
+    }}
+}}
+"""
+        args = (("int", idx), ("int", idx), ("int", idx), ("buffer", dtype), ("buffer", "int64"), ("buffer", dtype),
+                ("buffer", "int32"))
+        return Program(self.language, source, (EntryPoint(name, args),))
+
+    def gemm(self, dtype: str) -> Program:
+        """``C = alpha * A @ B + beta * Z`` (alpha, beta read from one-element buffers; Z
+        ignored when beta is 0, as in BLAS), operands at any strides, ``C`` contiguous. One
+        work-group of 256 computes a 16x16 tile of C through 16x16 tiles in local memory."""
+        idx, q, t, lp, sync = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix, self.barrier
+        name = f"gemm_{dtype}"
+        source = f"""{self.prelude}
+{self.kernel_prefix} void {name}(const {idx} M, const {idx} N, const {idx} K,
+        {q}const {t}* restrict alpha, {q}const {t}* restrict beta,
+        {q}const {t}* A, const {idx} sa0, const {idx} sa1, {q}const {t}* B, const {idx} sb0, const {idx} sb1,
+        {q}const {t}* Z, const {idx} sz0, const {idx} sz1, {q}{t}* C) {{
+    {lp}{t} As[16][16];
+    {lp}{t} Bs[16][16];
+    const int lid = {self.local_id};
+    const int tx = lid % 16, ty = lid / 16;
+    const {idx} tiles_n = (N + 15) / 16, tiles = ((M + 15) / 16) * tiles_n;
+    const {t} a = alpha[0], b = beta[0];
+    for ({idx} tile = {self.group_id}; tile < tiles; tile += {self.num_groups}) {{
+        const {idx} i = (tile / tiles_n) * 16 + ty, j = (tile % tiles_n) * 16 + tx;
+        {t} acc = 0;
+        for ({idx} k0 = 0; k0 < K; k0 += 16) {{
+            const {idx} ka = k0 + tx, kb = k0 + ty;
+            As[ty][tx] = (i < M && ka < K) ? A[i * sa0 + ka * sa1] : ({t})0;
+            Bs[ty][tx] = (kb < K && j < N) ? B[kb * sb0 + j * sb1] : ({t})0;
+            {sync}
+            for (int k = 0; k < 16; k++) acc += As[ty][k] * Bs[k][tx];
+            {sync}
+        }}
+        if (i < M && j < N) C[i * N + j] = a * acc + (b == 0 ? ({t})0 : b * Z[i * sz0 + j * sz1]);
+    }}
+}}
+"""
+        n = ("int", idx)
+        args = (n, n, n, ("buffer", dtype), ("buffer", dtype), ("buffer", dtype), n, n, ("buffer", dtype), n, n,
+                ("buffer", dtype), n, n, ("buffer", dtype))
+        return Program(self.language, source, (EntryPoint(name, args, launch="tiles"),))
+
+    def softmax_crossentropy(self, dtype: str) -> Program:
+        """``xent_{dtype}``: per row (one work-group each), ``sm = softmax(z)`` and
+        ``nll = log(sum(exp(z - max))) + max - z[y]``; a label out of range sets ``bad[0]``.
+        ``xent_grad_{dtype}``: ``(sm - onehot(y)) * g[:, None]``."""
+        idx, q, t, lp, sync = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix, self.barrier
+        exp, log = self.math("exp", dtype), self.math("log", dtype)
+
+        def tree(op: str) -> str:
+            return (f"scratch[lid] = v; {sync} for (int s = lsize / 2; s > 0; s >>= 1) {{ if (lid < s) "
+                    f"scratch[lid] = {op}; {sync} }} v = scratch[0]; {sync}")
+        source = f"""{self.prelude}{MACROS_FOR_KERNELS}
+{self.kernel_prefix} void xent_{dtype}(const {idx} rows, const {idx} cols, {q}const {t}* z, const {idx} s0,
+        const {idx} s1, {q}const {idx}* restrict y, {q}{t}* restrict nll, {q}{t}* restrict sm, {q}int* restrict bad) {{
+    {lp}{t} scratch[{LOCAL_SIZE}];
+    const int lid = {self.local_id}, lsize = {self.local_size};
+    for ({idx} r = {self.group_id}; r < rows; r += {self.num_groups}) {{
+        {t} v = -INFINITY;
+        for ({idx} c = lid; c < cols; c += lsize) v = MLC_MAX(v, z[r * s0 + c * s1]);
+        {tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
+        const {t} m = v;
+        v = 0;
+        for ({idx} c = lid; c < cols; c += lsize) {{ {t} e = {exp}(z[r * s0 + c * s1] - m); sm[r * cols + c] = e; v += e; }}
+        {tree("scratch[lid] + scratch[lid + s]")}
+        for ({idx} c = lid; c < cols; c += lsize) sm[r * cols + c] /= v;
+        if (lid == 0) {{
+            const {idx} k = y[r];
+            if (k < 0 || k >= cols) bad[0] = 1;
+            else nll[r] = {log}(v) + m - z[r * s0 + k * s1];
+        }}
+    }}
+}}
+
+{self.kernel_prefix} void xent_grad_{dtype}(const {idx} rows, const {idx} cols, {q}const {t}* restrict g,
+        {q}const {t}* restrict sm, {q}const {idx}* restrict y, {q}{t}* restrict out) {{
+    for ({idx} i = {self.global_id}; i < rows * cols; i += {self.global_size}) {{
+        const {idx} r = i / cols;
+        out[i] = sm[i] * g[r] - (i % cols == y[r] ? g[r] : ({t})0);
+    }}
+}}
+"""
+        n = ("int", idx)
+        return Program(self.language, source, (
+            EntryPoint(f"xent_{dtype}", (n, n, ("buffer", dtype), n, n, ("buffer", "int64"), ("buffer", dtype),
+                                         ("buffer", dtype), ("buffer", "int32")), launch="rows"),
+            EntryPoint(f"xent_grad_{dtype}", (n, n, ("buffer", dtype), ("buffer", dtype), ("buffer", "int64"),
+                                              ("buffer", dtype)))))
 
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
         parts = [self.prelude, self.helpers()]

@@ -32,3 +32,9 @@ def reduction_launch(outer: int, inner: int, device_max: int = LOCAL_SIZE) -> tu
         local *= 2  # round up: every work-item gets at least one element more often than not
     groups = min(max(outer, 1), MAX_GROUPS)
     return (groups * local,), (local,)
+
+
+def gemm_launch(M: int, N: int) -> tuple[tuple, tuple]:
+    """``(global size, local size)`` for the tiled GEMM: a group of 256 per 16x16 tile of C."""
+    tiles = max(1, -(-M // 16) * -(-N // 16))
+    return (min(tiles, MAX_GROUPS) * 256,), (256,)

@@ -2,9 +2,13 @@
 (on the configured device's backend) or as Python ``perform``, and whether each is checked."""
 from __future__ import annotations
 
+import numpy as np
+
+from .. import sharedvalue
 from ..config import config
 from ..fgraph import FunctionGraph
 from ..mode import Mode
+from ..types import TensorType
 from .backend import get_backend
 from .vm import VM
 
@@ -24,11 +28,16 @@ class Linked:
     sharing the compiled kernels."""
 
     def __init__(self, fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> None:
-        make_thunk = None
+        make_thunk, backend = None, None
         if mode.compiled:
             backend = get_backend(config.device)
             fgraph = backend.place(fgraph)
             make_thunk = backend.thunk_maker(fgraph, mode)
+        # Where each shared tensor must be when the function runs: on this device, or on the host.
+        from ..sharedvalue import SharedVariable
+        resident = getattr(fgraph, "resident", set())
+        self.residency = [(v.container, backend if v in resident else None) for v in fgraph.inputs
+                          if isinstance(v, SharedVariable) and isinstance(v.type, TensorType)]
         self.fgraph, self.n_inputs = fgraph, n_inputs
         self.nodes = fgraph.toposort()
         if mode.check:
@@ -48,6 +57,18 @@ class Linked:
                 storage[out] = [getattr(out, "data", None)]
         return Instance(vm, [storage[v] for v in fgraph.inputs[:self.n_inputs]],
                         [storage[o] for o in fgraph.outputs])
+
+
+def settle(residency: list) -> None:
+    """Move each shared value where the function needs it (a no-op once it is there)."""
+    for container, backend in residency:
+        value = container[0]
+        on_host = isinstance(value, np.ndarray)
+        if backend is None and not on_host:
+            container[0] = value.get()
+        elif backend is not None and (on_host or getattr(value, "context", None) is not backend.context):
+            container[0] = backend.to_device(value if on_host else value.get())
+            sharedvalue.on_device = True
 
 
 def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> Linked:

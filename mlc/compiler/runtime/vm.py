@@ -117,12 +117,15 @@ class Commit:
         backups: list = []
         for (node, ins, _, _), call, backup in self.order:
             try:
-                if backup:
-                    backups += [(ins[i], np.copy(ins[i][0])) for i in destroys_shared(node)]
+                if backup:  # .copy(): NumPy's, or a device array's own
+                    backups += [(ins[i], ins[i][0], ins[i][0].copy()) for i in destroys_shared(node)]
                 call()
             except Exception as err:
-                for cell, saved in backups:
-                    np.copyto(cell[0], saved)
+                for cell, original, saved in backups:
+                    if isinstance(original, np.ndarray):
+                        np.copyto(original, saved)  # in place: a borrowed reference sees it too
+                    else:
+                        cell[0] = saved
                 raise node_error(node, err, [c[0] for c in ins]) from err
 
 

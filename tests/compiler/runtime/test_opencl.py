@@ -105,14 +105,14 @@ def test_integer_and_bool_kernels_on_the_device(rng, opencl):
 
 
 def test_placement_puts_what_the_device_cannot_run_on_the_host_with_explicit_transfers(opencl):
-    x = T.fmatrix("x")
-    f = theano.function([x], T.exp(T.dot(x, x.T)).sum(axis=1) + x.sum(axis=1))
+    x, v = T.fmatrix("x"), T.fvector("v")
+    f = theano.function([x, v], T.exp(T.dot(v, x)) * x.sum(axis=0) + x.max(axis=0))  # a vector product: host
     text = theano.printing.debugprint(f, file="str")
     assert "ToDevice{opencl}" in text and "ToHost" in text and "Dot" in text
-    placed = _placed(f)
-    assert placed.count("ToDevice{opencl}") == 2  # x once, dot's result once: one copy per variable
-    a = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
-    np.testing.assert_allclose(f(a), np.exp(a @ a.T).sum(1) + a.sum(1), rtol=1e-5)
+    assert [str(n.op) for n in f.maker.fgraph.toposort() if n not in f.maker.fgraph.device_nodes] == ["Dot"]
+    assert _placed(f).count("ToDevice{opencl}") == 2  # x once (for two readers), dot's result once
+    a, b = np.random.default_rng(0).normal(size=(4, 3)).astype("float32"), np.ones(4, "float32")
+    np.testing.assert_allclose(f(a, b), np.exp(b @ a) * a.sum(0) + a.max(0), rtol=1e-5)
 
 
 def test_logistic_regression_steps_on_the_device_equal_the_cpu(rng):
@@ -180,3 +180,102 @@ def test_device_kernels_are_race_free_and_in_bounds_under_oclgrind(tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
     assert result.stderr.strip() == "", result.stderr[-3000:]
+
+
+def _transfers(f):
+    ops = _placed(f)
+    return ops.count("ToHost"), [n for n in f.maker.fgraph.toposort() if str(n.op).startswith("ToDevice")]
+
+
+def _softmax_regression(device, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    with theano.config.change(device=device, force_device=True):
+        X = theano.shared(rng.normal(size=(50, 8)), name="X")
+        Y = theano.shared(np.arange(50) % 3, name="Y")
+        W = theano.shared(np.linspace(-1, 1, 24).reshape(8, 3) * 0.1, name="W")
+        b = theano.shared(np.zeros(3), name="b")
+        idx = T.lvector("idx")
+        x, y = X[idx], Y[idx]
+        p = T.nnet.softmax(T.dot(x, W) + b)
+        cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y]) + 1e-3 * (W ** 2).sum()
+        gW, gb = T.grad(cost, [W, b])
+        step = theano.function([idx], cost, updates=[(W, W - 0.1 * gW), (b, b - 0.1 * gb)])
+        costs = [float(step(np.arange(10) + i)) for i in range(5)]
+        return step, costs, W, X
+
+
+def test_a_train_step_keeps_data_and_weights_on_the_device_and_copies_back_only_the_cost():
+    step, costs, W, X = _softmax_regression("opencl")
+    to_host, to_device = _transfers(step)
+    assert to_host == 1  # the cost
+    # What goes in: the index vector, its length (a host-side shape), constants (copied once).
+    assert all(n.inputs[0].owner is None or str(n.inputs[0].owner.op) == "Subtensor{0}" for n in to_device)
+    assert type(W.container[0]).__name__ == "Array" and type(X.container[0]).__name__ == "Array"
+    _, cpu_costs, W_cpu, _ = _softmax_regression("cpu")
+    np.testing.assert_allclose(costs, cpu_costs, rtol=1e-12)
+    np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-10, atol=1e-14)
+    assert isinstance(W.get_value(), np.ndarray)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_products_on_the_device_at_any_layout(dtype, rng, opencl):
+    a, b = T.tensor(dtype, (False, False)), T.tensor(dtype, (False, False))
+    z = T.tensor(dtype, (False, False))
+    f = theano.function([a, b, z], [T.dot(a, b), T.dot(a.T, z), z + 0.5 * T.dot(a, b)])
+    assert "Dot" not in [str(n.op) for n in f.maker.fgraph.toposort() if n not in f.maker.fgraph.device_nodes]
+    va, vb, vz = (rng.normal(size=s).astype(dtype) for s in [(37, 19), (19, 41), (37, 41)])
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    for got, want in zip(f(va, vb, vz), [va @ vb, va.T @ vz, vz + 0.5 * (va @ vb)]):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="not aligned"):
+        f(va, vb[:5], vz)
+
+
+def test_device_indexing_and_crossentropy_refuse_out_of_range_values(opencl):
+    X = theano.shared(np.ones((4, 3)), name="X")
+    i = T.lvector("i")
+    take = theano.function([i], X[i] * 2)
+    np.testing.assert_array_equal(take(np.array([3, -1, 0])), np.full((3, 3), 2.0))
+    with pytest.raises(IndexError, match="out of range for axis 0 of size 4"):
+        take(np.array([4]))
+    z, y = T.dmatrix("z"), T.lvector("y")
+    xent = theano.function([z, y], T.nnet.categorical_crossentropy(T.nnet.softmax(z), y))
+    np.testing.assert_allclose(xent(np.zeros((2, 4)), np.array([0, 3])), np.log([4.0, 4.0]))
+    with pytest.raises(IndexError, match=r"labels must be in \[0, 4\)"):
+        xent(np.zeros((2, 4)), np.array([0, 4]))
+
+
+def test_a_failed_call_on_the_device_changes_no_shared_variable(opencl):
+    a, b = theano.shared(np.arange(5.0), name="a"), theano.shared(np.ones(5), name="b")
+    x = T.dvector("x")
+    f = theano.function([x], [], updates=[(a, a * 2), (b, b + x)])
+    f(np.ones(5))
+    with pytest.raises(ValueError):
+        f(np.ones(3))
+    np.testing.assert_array_equal(a.get_value(), np.arange(5.0) * 2)
+    np.testing.assert_array_equal(b.get_value(), np.full(5, 2.0))
+
+
+def test_a_shared_variable_moves_between_host_and_device_functions():
+    w = theano.shared(np.arange(3.0), name="w")
+    with theano.config.change(device="opencl", force_device=True):
+        on_device = theano.function([], [], updates=[(w, w + 1)])
+    on_host = theano.function([], [], updates=[(w, w * 10)])
+    on_device()
+    on_host()
+    on_device()
+    np.testing.assert_array_equal(w.get_value(), (np.arange(3.0) + 1) * 10 + 1)
+
+
+def test_mlc_train_on_the_device_reaches_the_cpu_accuracy(tmp_path):
+    root = Path(__file__).resolve().parents[3]
+    results = {}
+    for device in ("cpu", "opencl"):
+        out = subprocess.run([sys.executable, "-c", "import sys; from mlc.train.cli import train_main as m; "
+                              "sys.exit(m(sys.argv[1:]))", str(root / "configs" / "mlp_digits.toml"), "--out",
+                              str(tmp_path / device), "--set", f"device={device}", "--set", "train.epochs=10",
+                              "--quiet"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        import json
+        results[device] = json.loads((tmp_path / device / "results.json").read_text())["test_accuracy"]
+    assert abs(results["opencl"] - results["cpu"]) <= 0.005, results

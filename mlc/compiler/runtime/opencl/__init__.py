@@ -16,7 +16,8 @@ from ...codegen import Program, render_nodes, renderer_for
 from ...codegen.lower import kernel_for
 from ...fgraph import FunctionGraph
 from ...graph import Apply
-from ...ops.transfer import ToDevice, ToHost
+from ...ops.elemwise import DimShuffle
+from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
 from ..placement import place
 
 
@@ -80,10 +81,18 @@ class OpenCLBackend:
         return built
 
     def supports(self, node: Apply) -> bool:
-        kernel = kernel_for(node, self.renderer)
-        if kernel is None:
-            return False
-        dtypes = kernel.input_dtypes + (kernel.out_dtype, kernel.acc_dtype or "bool")
+        from .thunks import gemm_supported, takes_rows
+        if isinstance(node.op, DimShuffle):
+            return True  # a view
+        if takes_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
+                isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
+                and node.outputs[0].dtype.startswith("float")):
+            dtypes = (node.outputs[0].dtype,)
+        else:
+            kernel = kernel_for(node, self.renderer)
+            if kernel is None:
+                return False
+            dtypes = kernel.input_dtypes + (kernel.out_dtype, kernel.acc_dtype or "bool")
         return self.fp64 or "float64" not in dtypes
 
     def place(self, fgraph: FunctionGraph) -> FunctionGraph:
@@ -95,8 +104,7 @@ class OpenCLBackend:
         device_nodes = getattr(fgraph, "device_nodes", set())
         nodes = fgraph.toposort()
         host = CPU.thunk_maker(fgraph, mode, [n for n in nodes if n not in device_nodes])
-        program, kernels = render_nodes([n for n in nodes if n in device_nodes
-                                         and not isinstance(n.op, (ToDevice, ToHost))], self.renderer)
+        program, kernels = render_nodes([n for n in nodes if n in device_nodes], self.renderer)
         context = DeviceContext(self, self.build(program) if kernels else None, kernels)
 
         def make_thunk(node: Apply, ins: list, outs: list) -> Any:

@@ -6,13 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from ...graph import Apply
-from ...ops.elemwise import Elemwise, check_broadcast
+from ...graph import Apply, Constant
+from ...ops.blas import Dot, Gemm
+from ...ops.elemwise import DimShuffle, Elemwise, check_broadcast
 from ...ops.fused import FusedReduce
+from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
 from ...ops.reduce import Reduce
+from ...ops.subtensor import AdvancedSubtensor
 from ...ops.transfer import ToDevice, ToHost
 from ..backend import ThunkRegistry
-from ..launch import elementwise_launch, reduction_launch
+from ..launch import elementwise_launch, gemm_launch, reduction_launch
 from ..layout import elem_strides, reduction_layout
 
 REGISTRY = ThunkRegistry()
@@ -41,6 +44,12 @@ class DeviceContext:
 @REGISTRY.register(ToDevice)
 def to_device(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     backend, (cell,), (out,) = context.backend, ins, outs
+    if isinstance(node.inputs[0], Constant):  # copied once, not at every call
+        value = backend.to_device(node.inputs[0].data)
+
+        def run_constant() -> None:
+            out[0] = value
+        return run_constant
 
     def run() -> None:
         out[0] = backend.to_device(cell[0])
@@ -75,6 +84,12 @@ class ElementwiseThunk:
         self.dtype = kernel.out_dtype
         self.layouts: dict = {}
 
+    def prepare(self) -> None:
+        """Check the operands' shapes (raising as a call would) without writing anything."""
+        arrays = [c[0] for c in self.ins]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            check_broadcast(self.node, arrays)
+
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
         shapes = [a.shape for a in arrays]
@@ -89,7 +104,8 @@ class ElementwiseThunk:
         if n:
             global_size, local = elementwise_launch(n, self.context.backend.max_local)
             buffers = [_buffer(a, self.context) for a in arrays + [out]]
-            if all(s == shape or int(np.prod(s)) == 1 and sc for s, sc in zip(shapes, self.scalar)):
+            if all((s == shape and a.flags.c_contiguous) or (int(np.prod(s)) == 1 and sc)
+                   for a, s, sc in zip(arrays, shapes, self.scalar)) and out.flags.c_contiguous:
                 self.flat(self.context.queue, global_size, local, np.int64(n), *buffers)
             else:
                 key = tuple(shapes)
@@ -139,3 +155,187 @@ class ReductionThunk:
 def loop_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     name, kernel = context.kernels[node]
     return (ReductionThunk if kernel.is_reduction else ElementwiseThunk)(node, ins, outs, context)
+
+
+class TakeRowsThunk:
+    """``x[idx]`` on the device: rows of a C-contiguous array picked by an int64 vector."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        import pyopencl as cl
+        self.node, self.ins, self.out, self.context = node, ins, outs[0], context
+        self.dtype = node.outputs[0].dtype
+        program = context.backend.build(context.backend.renderer.take_rows(self.dtype))
+        self.kernel = cl.Kernel(program, f"take_rows_{self.dtype}")
+        self.bad = context.backend.allocate((1,), "int32")
+
+    def __call__(self) -> None:
+        x, index = self.ins[0][0], self.ins[1][0]
+        row = int(np.prod(x.shape[1:], dtype=np.int64))
+        out = self.context.backend.allocate((index.shape[0],) + tuple(x.shape[1:]), self.dtype)
+        n = out.size
+        if n:
+            if x.size == 0:
+                raise IndexError(f"{self.node.op}: index into an empty axis (indexed shape {x.shape})")
+            self.bad.fill(0)
+            global_size, local = elementwise_launch(n, self.context.backend.max_local)
+            self.kernel(self.context.queue, global_size, local, np.int64(n), np.int64(row), np.int64(x.shape[0]),
+                        _buffer(x, self.context), _buffer(index.astype(np.int64) if index.dtype != np.int64
+                                                          else index, self.context),
+                        _buffer(out, self.context), self.bad.data)
+            if self.bad.get()[0]:  # a 4-byte read: out-of-range indices must not pass silently
+                raise IndexError(f"{self.node.op}: an index is out of range for axis 0 of size {x.shape[0]} "
+                                 f"(indexed shape {x.shape})")
+        self.out[0] = out
+
+
+def takes_rows(node: Apply) -> bool:
+    """``x[idx]`` with one integer index vector over the first axis."""
+    op = node.op
+    return (isinstance(op, AdvancedSubtensor) and op.idx_list == ("a",) and len(node.inputs) == 2
+            and node.inputs[1].ndim == 1 and node.inputs[1].dtype.startswith(("int", "uint")))
+
+
+@REGISTRY.register(AdvancedSubtensor)
+def take_rows_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return TakeRowsThunk(node, ins, outs, context)
+
+
+@REGISTRY.register(DimShuffle)
+def dimshuffle_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    """A view: the same buffer with permuted strides (broadcast dims get stride 0)."""
+    import pyopencl.array as cla
+    op, (cell,), (out,) = node.op, ins, outs
+    order = list(op.new_order)
+
+    def run() -> None:
+        x = cell[0]
+        for d in op.drop:
+            if x.shape[d] != 1:
+                raise ValueError(f"{op}: dim {d} has size {x.shape[d]}, not 1, so it cannot be dropped")
+        shape = tuple(1 if o == "x" else x.shape[o] for o in order)
+        strides = tuple(0 if o == "x" else x.strides[o] for o in order)
+        out[0] = cla.Array(context.queue, shape, x.dtype, strides=strides, data=x.base_data, offset=x.offset)
+    return run
+
+
+class GemmThunk:
+    """Dense products on the device with the tiled kernel: ``Dot`` (2-d) and ``Gemm``."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        import pyopencl as cl
+        self.node, self.ins, self.out, self.context = node, ins, outs[0], context
+        self.dtype = node.outputs[0].dtype
+        self.kernel = cl.Kernel(context.backend.build(context.backend.renderer.gemm(self.dtype)), f"gemm_{self.dtype}")
+        self.inplace = isinstance(node.op, Gemm) and node.op.inplace
+        if isinstance(node.op, Dot):
+            backend = context.backend
+            self.one, self.zero = backend.to_device(np.ones(1, self.dtype)), backend.to_device(np.zeros(1, self.dtype))
+
+    def prepare(self) -> tuple:
+        cells = [c[0] for c in self.ins]
+        z, x, y = (cells[0], cells[2], cells[3]) if len(cells) == 5 else (None, cells[0], cells[1])
+        if x.shape[1] != y.shape[0]:
+            raise ValueError(f"{self.node.op}: shapes {x.shape} and {y.shape} are not aligned")
+        shape = (x.shape[0], y.shape[1])
+        if z is not None and z.shape != shape and np.broadcast_shapes(z.shape, shape) != shape:
+            raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {shape}")
+        return shape
+
+    def __call__(self) -> None:
+        cells = [c[0] for c in self.ins]
+        shape = self.prepare()
+        if len(cells) == 5:
+            z, alpha, x, y, beta = cells
+        else:
+            (x, y), z, alpha, beta = cells, None, self.one, self.zero
+        if self.inplace and z.shape == shape and z.flags.c_contiguous:
+            out = z
+        else:
+            out = self.context.backend.allocate(shape, self.dtype)
+        M, N, K = shape[0], shape[1], x.shape[1]
+        if out.size:
+            item = np.dtype(self.dtype).itemsize
+            zs = [0, 0] if z is None else [0 if z.shape[d] == 1 else z.strides[d] // item for d in (0, 1)]
+            global_size, local = gemm_launch(M, N)
+            c = self.context
+            self.kernel(c.queue, global_size, local, np.int64(M), np.int64(N), np.int64(K),
+                        _buffer(alpha, c), _buffer(beta, c),
+                        _buffer(x, c), np.int64(x.strides[0] // item), np.int64(x.strides[1] // item),
+                        _buffer(y, c), np.int64(y.strides[0] // item), np.int64(y.strides[1] // item),
+                        _buffer(out if z is None else z, c), np.int64(zs[0]), np.int64(zs[1]), _buffer(out, c))
+        self.out[0] = out
+
+
+def gemm_supported(node: Apply) -> bool:
+    """2-d products whose operands all have the output's float dtype."""
+    op, dtype = node.op, node.outputs[0].dtype
+    operands = node.inputs if isinstance(op, Dot) else node.inputs[2:4] if isinstance(op, Gemm) else None
+    return (operands is not None and dtype in ("float32", "float64") and all(v.ndim == 2 for v in operands)
+            and all(v.dtype == dtype for v in node.inputs))
+
+
+@REGISTRY.register(Dot, Gemm)
+def gemm_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return GemmThunk(node, ins, outs, context)
+
+
+def _int64(array: Any) -> Any:
+    return array if array.dtype == np.int64 else array.astype(np.int64)
+
+
+class CrossentropyThunk:
+    """``SoftmaxCrossentropy1Hot`` on the device: one work-group per row."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        import pyopencl as cl
+        self.node, self.ins, self.outs, self.context = node, ins, outs, context
+        self.dtype = node.outputs[1].dtype
+        program = context.backend.build(context.backend.renderer.softmax_crossentropy(self.dtype))
+        self.kernel = cl.Kernel(program, f"xent_{self.dtype}")
+        self.bad = context.backend.allocate((1,), "int32")
+
+    def __call__(self) -> None:
+        z, y = self.ins[0][0], self.ins[1][0]
+        if len(y) != z.shape[0]:
+            raise ValueError(f"SoftmaxCrossentropy1Hot: {z.shape[0]} rows of scores but {len(y)} labels")
+        backend, c = self.context.backend, self.context
+        nll, sm = backend.allocate((z.shape[0],), self.dtype), backend.allocate(z.shape, self.dtype)
+        if z.size:
+            self.bad.fill(0)
+            item = z.dtype.itemsize
+            global_size, local = reduction_launch(z.shape[0], z.shape[1], backend.max_local)
+            self.kernel(c.queue, global_size, local, np.int64(z.shape[0]), np.int64(z.shape[1]), _buffer(z, c),
+                        np.int64(z.strides[0] // item), np.int64(z.strides[1] // item), _buffer(_int64(y), c),
+                        _buffer(nll, c), _buffer(sm, c), self.bad.data)
+            if self.bad.get()[0]:  # a 4-byte read: a label out of range must not pass silently
+                raise IndexError(f"SoftmaxCrossentropy1Hot: labels must be in [0, {z.shape[1]})")
+        self.outs[0][0], self.outs[1][0] = nll, sm
+
+
+class CrossentropyGradThunk:
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        import pyopencl as cl
+        self.node, self.ins, self.out, self.context = node, ins, outs[0], context
+        self.dtype = node.outputs[0].dtype
+        program = context.backend.build(context.backend.renderer.softmax_crossentropy(self.dtype))
+        self.kernel = cl.Kernel(program, f"xent_grad_{self.dtype}")
+
+    def __call__(self) -> None:
+        g, sm, y = (cell[0] for cell in self.ins)
+        c = self.context
+        out = c.backend.allocate(sm.shape, self.dtype)
+        if out.size:
+            global_size, local = elementwise_launch(out.size, c.backend.max_local)
+            self.kernel(c.queue, global_size, local, np.int64(sm.shape[0]), np.int64(sm.shape[1]),
+                        _buffer(g, c), _buffer(sm, c), _buffer(_int64(y), c), _buffer(out, c))
+        self.out[0] = out
+
+
+@REGISTRY.register(SoftmaxCrossentropy1Hot)
+def crossentropy_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return CrossentropyThunk(node, ins, outs, context)
+
+
+@REGISTRY.register(SoftmaxCrossentropy1HotGrad)
+def crossentropy_grad_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return CrossentropyGradThunk(node, ins, outs, context)
