@@ -4,6 +4,7 @@ with NumPy and (when installed) PyTensor, PyTorch (CPU) and JAX; ratios are mlc 
     python benchmarks/run.py                 # all workloads
     python benchmarks/run.py elemwise mlp    # some
     python benchmarks/run.py --json out.json
+    python benchmarks/run.py --device opencl   # the MLP step and the fused elementwise workload on a device
 """
 from __future__ import annotations
 
@@ -38,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"workloads (default all): {', '.join(workloads.WORKLOADS)}")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--device", help="run mlc's functions on this device (opencl, openclN, cuda, cudaN); "
+                                         "default workloads then: elemwise, mlp (the peers run where they do)")
     args = parser.parse_args(argv)
-    names = args.names or list(workloads.WORKLOADS)
+    names = args.names or (["elemwise", "mlp"] if args.device else list(workloads.WORKLOADS))
+    if args.device:
+        import mlc
+        mlc.config.device, mlc.config.force_device = args.device, True
+        print(f"# mlc on device {args.device}; NumPy and the peers on their default devices")
     unknown = set(names) - set(workloads.WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}; valid: {', '.join(workloads.WORKLOADS)}")

@@ -92,12 +92,16 @@ def test_compiled_predicates_see_nan_and_inf():
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
 def test_cuda_kernels_compile_with_nvcc(arch, tmp_path):
     nodes = [node for f in GRAPHS for node in f.maker.fgraph.toposort()]
-    program, kernels = render_nodes(nodes, renderer_for("cuda"))
+    cuda = renderer_for("cuda")
+    program, kernels = render_nodes(nodes, cuda)
     assert len(kernels) >= len(GRAPHS) and "__syncthreads" in program.source
-    cu = tmp_path / "kernels.cu"
-    cu.write_text(program.source)
-    result = subprocess.run(["nvcc", "-ptx", f"-arch={arch}", str(cu), "-o", str(tmp_path / "kernels.ptx")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[:3000]
-    ptx = (tmp_path / "kernels.ptx").read_text()
-    assert all(f".entry {e.name}(" in ptx for e in program.entries)
+    structured = [getattr(cuda, kind)(dtype) for kind in ("gemm", "take_rows", "softmax_crossentropy")
+                  for dtype in ("float32", "float64")]
+    for k, unit in enumerate([program] + structured):
+        cu = tmp_path / f"unit{k}.cu"
+        cu.write_text(unit.source)
+        result = subprocess.run(["nvcc", "-ptx", f"-arch={arch}", str(cu), "-o", str(cu.with_suffix(".ptx"))],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[:3000]
+        ptx = cu.with_suffix(".ptx").read_text()
+        assert all(f".entry {e.name}(" in ptx for e in unit.entries)
