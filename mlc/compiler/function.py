@@ -189,8 +189,8 @@ class Function:
         self._any_alias = any(self._may_alias)
         self._pool = self.maker.instances
         self._lock = UPDATES_LOCK if updates else None
-        residency = self.maker.linked.residency
-        self._residency = residency if any(backend is not None for _, backend in residency) else None
+        self._residency = self.maker.linked.residency  # where each shared value must be
+        self._device_resident = any(backend is not None for _, backend in self._residency)
 
     def _what(self, i: int) -> str:
         spec = self.input_specs[i]
@@ -251,8 +251,8 @@ class Function:
             if lock is not None:
                 lock.acquire()
             try:
-                if self._residency is not None or sharedvalue.on_device:
-                    settle(self.maker.linked.residency)
+                if self._residency and (self._device_resident or sharedvalue.on_device):
+                    settle(self._residency)
                 try:
                     instance.run()
                 except Exception as err:

@@ -22,6 +22,11 @@ from .types import RandomStateType, TensorType, Type
 on_device = False
 
 
+def on_a_device(value: Any) -> bool:
+    """Whether ``value`` is a device array (pyopencl's and pycuda's have ``get()``)."""
+    return hasattr(value, "get") and not isinstance(value, (np.ndarray, np.generic, np.random.Generator, dict))
+
+
 class SharedVariable(Variable):
     """A variable whose value lives in ``container[0]``; functions read it implicitly and
     their ``updates`` write it after each call."""
@@ -40,7 +45,7 @@ class SharedVariable(Variable):
         """The current value; a copy unless ``borrow=True`` (always a host copy when the
         value lives on a device)."""
         value = self.container[0]
-        if hasattr(value, "get") and not isinstance(value, (np.ndarray, np.generic, np.random.Generator)):
+        if on_a_device(value):
             return value.get()
         return value if borrow else copy.deepcopy(value)
 
@@ -58,10 +63,17 @@ class SharedVariable(Variable):
     def clone(self) -> "SharedVariable":
         return self  # a shared variable is one storage: graph clones keep pointing at it
 
+    def __getstate__(self) -> dict:
+        """Pickled (and deep-copied) with its value on the host."""
+        state = dict(self.__dict__)
+        if on_a_device(self.container[0]):
+            state["container"] = [self.container[0].get()]
+        return state
+
     def __deepcopy__(self, memo: dict) -> "SharedVariable":
         new = object.__new__(type(self))
         memo[id(self)] = new
-        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
         return new
 
 

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..graph import Apply, format_trace
+from ..sharedvalue import on_a_device
 
 
 class DebugThunk:
@@ -45,8 +46,8 @@ class DebugThunk:
 
 
 def _host(value: Any) -> Any:
-    """A device array's host copy (device arrays of pyopencl and pycuda have ``get``)."""
-    return value.get() if hasattr(value, "get") and not isinstance(value, (np.ndarray, np.generic, dict)) else value
+    """A device array's host copy."""
+    return value.get() if on_a_device(value) else value
 
 
 def _close(got: Any, want: np.ndarray) -> bool:

@@ -279,3 +279,14 @@ def test_mlc_train_on_the_device_reaches_the_cpu_accuracy(tmp_path):
         import json
         results[device] = json.loads((tmp_path / device / "results.json").read_text())["test_accuracy"]
     assert abs(results["opencl"] - results["cpu"]) <= 0.005, results
+
+
+def test_shared_values_on_the_device_pickle_and_copy_as_host_arrays():
+    import copy
+    import pickle
+    w = theano.shared(np.arange(3.0), name="w")
+    with theano.config.change(device="opencl", force_device=True):
+        theano.function([], [], updates=[(w, w + 1)])()
+    assert type(w.container[0]).__name__ == "Array"
+    for clone in (pickle.loads(pickle.dumps(w)), copy.deepcopy(w)):
+        np.testing.assert_array_equal(clone.get_value(), [1.0, 2.0, 3.0])
