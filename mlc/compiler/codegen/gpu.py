@@ -216,6 +216,71 @@ class GPURenderer(CStyleRenderer):
             EntryPoint(f"xent_grad_{dtype}", (n, n, ("buffer", dtype), ("buffer", dtype), ("buffer", "int64"),
                                               ("buffer", dtype)))))
 
+    def row_kernels(self, dtype: str) -> Program:
+        """Along the last axis of a matrix, one work-group per row: ``softmax_{dtype}``,
+        ``log_softmax_{dtype}`` (z at any strides, out contiguous) and ``argmax_{dtype}`` /
+        ``argmin_{dtype}`` (the first index of the extreme, NaN counting as the extreme, as
+        NumPy's)."""
+        idx, q, t, lp, sync = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix, self.barrier
+        exp, log = self.math("exp", dtype), self.math("log", dtype)
+
+        def tree(op: str) -> str:
+            return (f"scratch[lid] = v; {sync} for (int s = lsize / 2; s > 0; s >>= 1) {{ if (lid < s) "
+                    f"scratch[lid] = {op}; {sync} }} v = scratch[0]; {sync}")
+        head = f"const {idx} rows, const {idx} cols, {q}const {t}* z, const {idx} s0, const {idx} s1"
+        loop = f"for ({idx} r = {self.group_id}; r < rows; r += {self.num_groups})"
+        ids = f"const int lid = {self.local_id}, lsize = {self.local_size};"
+        parts = [self.prelude, MACROS_FOR_KERNELS]
+        for name, finish in (("softmax", f"{exp}(z[r * s0 + c * s1] - m) / v"),
+                             ("log_softmax", f"z[r * s0 + c * s1] - m - {log}(v)")):
+            parts.append(f"""
+{self.kernel_prefix} void {name}_{dtype}({head}, {q}{t}* restrict out) {{
+    {lp}{t} scratch[{LOCAL_SIZE}];
+    {ids}
+    {loop} {{
+        {t} v = -INFINITY;
+        for ({idx} c = lid; c < cols; c += lsize) v = MLC_MAX(v, z[r * s0 + c * s1]);
+        {tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
+        const {t} m = v;
+        v = 0;
+        for ({idx} c = lid; c < cols; c += lsize) v += {exp}(z[r * s0 + c * s1] - m);
+        {tree("scratch[lid] + scratch[lid + s]")}
+        for ({idx} c = lid; c < cols; c += lsize) out[r * cols + c] = {finish};
+    }}
+}}""")
+        for name, beats in (("argmax", ">"), ("argmin", "<")):
+            better = (f"(bv {beats} av || (bv != bv && av == av) || ((bv == av || (bv != bv && av != av)) "
+                      f"&& bi < ai))")
+            parts.append(f"""
+{self.kernel_prefix} void {name}_{dtype}({head}, {q}{idx}* restrict out) {{
+    {lp}{t} vals[{LOCAL_SIZE}];
+    {lp}{idx} where[{LOCAL_SIZE}];
+    {ids}
+    {loop} {{
+        {t} av = z[r * s0]; {idx} ai = 0;
+        for ({idx} c = lid; c < cols; c += lsize) {{
+            const {t} bv = z[r * s0 + c * s1]; const {idx} bi = c;
+            if ({better}) {{ av = bv; ai = bi; }}
+        }}
+        vals[lid] = av; where[lid] = ai;
+        {sync}
+        for (int s = lsize / 2; s > 0; s >>= 1) {{
+            if (lid < s) {{
+                const {t} av = vals[lid], bv = vals[lid + s]; const {idx} ai = where[lid], bi = where[lid + s];
+                if ({better}) {{ vals[lid] = bv; where[lid] = bi; }}
+            }}
+            {sync}
+        }}
+        if (lid == 0) out[r] = where[0];
+        {sync}
+    }}
+}}""")
+        n = ("int", idx)
+        args = (n, n, ("buffer", dtype), n, n)
+        return Program(self.language, "\n".join(parts), tuple(
+            EntryPoint(f"{name}_{dtype}", args + (("buffer", "int64" if "arg" in name else dtype),), launch="rows")
+            for name in ("softmax", "log_softmax", "argmax", "argmin")))
+
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
         parts = [self.prelude, self.helpers()]
         entries = []

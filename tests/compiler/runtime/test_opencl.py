@@ -80,6 +80,7 @@ def test_elementwise_ops_on_the_device_equal_perform(layout, dtype, rng, opencl)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # products of 600 factors, on both sides
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
 def test_reductions_on_the_device_equal_perform(dtype, rng, opencl):
     x = T.tensor(dtype, (False, False, False))
@@ -290,3 +291,17 @@ def test_shared_values_on_the_device_pickle_and_copy_as_host_arrays():
     assert type(w.container[0]).__name__ == "Array"
     for clone in (pickle.loads(pickle.dumps(w)), copy.deepcopy(w)):
         np.testing.assert_array_equal(clone.get_value(), [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_log_softmax_and_argmax_along_rows_on_the_device(dtype, opencl):
+    z = T.tensor(dtype, (False, False))
+    outs = [T.nnet.softmax(z), T.nnet.log_softmax(z), T.argmax(z, axis=1), T.argmin(z, axis=1), T.nnet.softmax(z.T)]
+    f = theano.function([z], outs)
+    assert [str(n.op) for n in f.maker.fgraph.toposort() if n not in f.maker.fgraph.device_nodes] == []
+    v = np.random.default_rng(1).normal(size=(7, 300)).astype(dtype) * 30
+    v[2, 5], v[3, :], v[4, 17:19] = np.nan, 1.0, 1e3  # NaN first, ties: the first index, as NumPy
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for got, want in zip(f(v), theano.function([z], outs, mode=PY)(v)):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)

@@ -81,10 +81,10 @@ class OpenCLBackend:
         return built
 
     def supports(self, node: Apply) -> bool:
-        from .thunks import gemm_supported, takes_rows
+        from .thunks import along_rows, gemm_supported, takes_rows
         if isinstance(node.op, DimShuffle):
             return True  # a view
-        if takes_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
+        if takes_rows(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
                 isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
                 and node.outputs[0].dtype.startswith("float")):
             dtypes = (node.outputs[0].dtype,)

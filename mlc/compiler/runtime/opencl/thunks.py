@@ -10,8 +10,8 @@ from ...graph import Apply, Constant
 from ...ops.blas import Dot, Gemm
 from ...ops.elemwise import DimShuffle, Elemwise, check_broadcast
 from ...ops.fused import FusedReduce
-from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
-from ...ops.reduce import Reduce
+from ...ops.nnet import LogSoftmax, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from ...ops.reduce import Argmax, Reduce
 from ...ops.subtensor import AdvancedSubtensor
 from ...ops.transfer import ToDevice, ToHost
 from ..backend import ThunkRegistry
@@ -339,3 +339,45 @@ def crossentropy_thunk(node: Apply, ins: list, outs: list, context: DeviceContex
 @REGISTRY.register(SoftmaxCrossentropy1HotGrad)
 def crossentropy_grad_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     return CrossentropyGradThunk(node, ins, outs, context)
+
+
+class RowThunk:
+    """Softmax, log-softmax, argmax and argmin along the last axis of a matrix."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        import pyopencl as cl
+        self.node, self.ins, self.out, self.context = node, ins, outs[0], context
+        op, dtype = node.op, node.inputs[0].dtype
+        kind = {Softmax: "softmax", LogSoftmax: "log_softmax"}.get(type(op)) or (
+            "argmin" if op.minimum else "argmax")
+        self.out_dtype = node.outputs[0].dtype
+        program = context.backend.build(context.backend.renderer.row_kernels(dtype))
+        self.kernel = cl.Kernel(program, f"{kind}_{dtype}")
+        self.reduces = kind.startswith("arg")
+
+    def __call__(self) -> None:
+        z = self.ins[0][0]
+        c = self.context
+        rows, cols = z.shape
+        if self.reduces and cols == 0:
+            raise ValueError(f"{self.node.op}: argmax of an empty array (shape {z.shape})")
+        out = c.backend.allocate((rows,) if self.reduces else z.shape, self.out_dtype)
+        if out.size:
+            item = z.dtype.itemsize
+            global_size, local = reduction_launch(rows, cols, c.backend.max_local)
+            self.kernel(c.queue, global_size, local, np.int64(rows), np.int64(cols), _buffer(z, c),
+                        np.int64(z.strides[0] // item), np.int64(z.strides[1] // item), _buffer(out, c))
+        self.out[0] = out
+
+
+def along_rows(node: Apply) -> bool:
+    """A softmax, log-softmax, argmax or argmin along the last axis of a float matrix."""
+    op = node.op
+    if not node.inputs or node.inputs[0].ndim != 2 or not node.inputs[0].dtype.startswith("float"):
+        return False
+    return (isinstance(op, (Softmax, LogSoftmax)) and op.axis == 1) or (isinstance(op, Argmax) and op.axis == 1)
+
+
+@REGISTRY.register(Softmax, LogSoftmax, Argmax)
+def row_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return RowThunk(node, ins, outs, context)
