@@ -66,7 +66,7 @@ def settle(residency: list) -> None:
         on_host = isinstance(value, np.ndarray)
         if backend is None and not on_host:
             container[0] = value.get()
-        elif backend is not None and (on_host or getattr(value, "context", None) is not backend.context):
+        elif backend is not None and (on_host or not backend.owns(value)):
             container[0] = backend.to_device(value if on_host else value.get())
             sharedvalue.on_device = True
 

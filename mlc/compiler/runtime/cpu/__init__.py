@@ -49,6 +49,9 @@ class CPUBackend:
     def to_host(self, value: Any) -> np.ndarray:
         return np.asarray(value)
 
+    def owns(self, value: Any) -> bool:
+        return isinstance(value, np.ndarray)
+
     def build(self, program: Program) -> Any:
         try:
             return toolchain.load(program)

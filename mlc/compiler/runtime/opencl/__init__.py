@@ -1,6 +1,4 @@
-"""The OpenCL backend (pyopencl): loop kernels from ``codegen.gpu.OpenCLRenderer`` run on
-any OpenCL device (GPUs of every vendor; PoCL on a CPU). Nodes it cannot run stay on the
-host, with the CPU backend's thunks, behind explicit transfers (see ``placement``).
+"""The OpenCL backend (pyopencl): any OpenCL device (GPUs of every vendor; PoCL on a CPU).
 
 ``opencl`` is the first device found, ``openclN`` the N-th, counting the devices of every
 platform except Oclgrind's (a checking simulator, chosen only through ``MLC_OPENCL_PLATFORM``).
@@ -8,21 +6,12 @@ platform except Oclgrind's (a checking simulator, chosen only through ``MLC_OPEN
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ...codegen import Program, render_nodes, renderer_for
-from ...codegen.lower import kernel_for
-from ...fgraph import FunctionGraph
-from ...graph import Apply
-from ...ops.elemwise import DimShuffle
-from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
-from ..placement import place
-
-
-class DeviceUnavailable(RuntimeError):
-    """The configured device cannot be used (the message says why)."""
+from ...codegen import Program
+from ..device import DeviceBackend, DeviceUnavailable
 
 
 def find_device(device: str) -> Any:
@@ -46,19 +35,18 @@ def find_device(device: str) -> Any:
     return devices[index]
 
 
-class OpenCLBackend:
+class OpenCLBackend(DeviceBackend):
     target = "opencl"
 
     def __init__(self, device: str) -> None:
         import pyopencl as cl
-        self.device = device
+        super().__init__(device)
         self.cl_device = find_device(device)
         self.context = cl.Context([self.cl_device])
         self.queue = cl.CommandQueue(self.context)
-        self.renderer = renderer_for("opencl")
         self.max_local = self.cl_device.max_work_group_size
-        self._programs: dict[str, Any] = {}
         self.fp64 = "cl_khr_fp64" in self.cl_device.extensions
+        self._dummy = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, 8)
 
     # -- memory ----------------------------------------------------------------------
     def allocate(self, shape: tuple, dtype: str) -> Any:
@@ -72,43 +60,34 @@ class OpenCLBackend:
     def to_host(self, value: Any) -> np.ndarray:
         return value.get() if hasattr(value, "get") else np.asarray(value)
 
-    # -- programs and thunks -----------------------------------------------------------
-    def build(self, program: Program) -> Any:
+    def owns(self, value: Any) -> bool:
+        return getattr(value, "context", None) is self.context
+
+    def view(self, x: Any, shape: tuple, strides: tuple) -> Any:
+        import pyopencl.array as cla
+        return cla.Array(self.queue, shape, x.dtype, strides=strides, data=x.base_data, offset=x.offset)
+
+    # -- code --------------------------------------------------------------------------
+    def compile(self, program: Program) -> Any:
         import pyopencl as cl
-        built = self._programs.get(program.source)
-        if built is None:
-            built = self._programs[program.source] = cl.Program(self.context, program.source).build()
-        return built
+        return cl.Program(self.context, program.source).build()
 
-    def supports(self, node: Apply) -> bool:
-        from .thunks import along_rows, gemm_supported, takes_rows
-        if isinstance(node.op, DimShuffle):
-            return True  # a view
-        if takes_rows(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
-                isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
-                and node.outputs[0].dtype.startswith("float")):
-            dtypes = (node.outputs[0].dtype,)
-        else:
-            kernel = kernel_for(node, self.renderer)
-            if kernel is None:
-                return False
-            dtypes = kernel.input_dtypes + (kernel.out_dtype, kernel.acc_dtype or "bool")
-        return self.fp64 or "float64" not in dtypes
+    def kernel(self, module: Any, name: str) -> Any:
+        import pyopencl as cl
+        kernel, queue = cl.Kernel(module, name), self.queue  # each caller its own: a kernel holds its args
 
-    def place(self, fgraph: FunctionGraph) -> FunctionGraph:
-        return place(fgraph, self.device, self.supports)
+        def launch(global_size: tuple, local_size: tuple, *args: Any) -> None:
+            kernel(queue, global_size, local_size, *args)
+        return launch
 
-    def thunk_maker(self, fgraph: FunctionGraph, mode: Any) -> Callable[[Apply, list, list], Any]:
-        from ..cpu import CPU
-        from .thunks import REGISTRY, DeviceContext
-        device_nodes = getattr(fgraph, "device_nodes", set())
-        nodes = fgraph.toposort()
-        host = CPU.thunk_maker(fgraph, mode, [n for n in nodes if n not in device_nodes])
-        program, kernels = render_nodes([n for n in nodes if n in device_nodes], self.renderer)
-        context = DeviceContext(self, self.build(program) if kernels else None, kernels)
+    def buffer(self, array: Any) -> Any:
+        if array.size == 0:  # OpenCL has no empty buffers; the kernel reads none of it
+            return self._dummy
+        return array.base_data if array.offset == 0 else array.data
 
-        def make_thunk(node: Apply, ins: list, outs: list) -> Any:
-            if node not in device_nodes:
-                return host(node, ins, outs)
-            return REGISTRY.lookup(node.op)(node, ins, outs, context)
-        return make_thunk
+    def int64(self, values: list) -> Any:
+        import pyopencl as cl
+        data = np.array(values or [0], dtype=np.int64).ravel()
+        if not data.size:
+            data = np.zeros(1, np.int64)
+        return cl.Buffer(self.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR, hostbuf=data)

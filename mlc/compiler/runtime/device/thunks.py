@@ -1,5 +1,7 @@
-"""OpenCL thunks: transfers, and loop kernels launched with ``launch``'s arithmetic.
-Device values are ``pyopencl.array.Array`` objects, C-contiguous (this backend makes them)."""
+"""Device thunks, for every device API (OpenCL, CUDA): transfers, loop kernels and the
+structured kernels, launched with ``launch``'s arithmetic through the backend's API
+(``kernel``, ``buffer``, ``int64``, ``view``, ``allocate``). Device values are the API's
+array objects (``pyopencl.array.Array``, ``pycuda.gpuarray.GPUArray``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,19 +28,9 @@ class DeviceContext:
 
     def __init__(self, backend: Any, program: Any, kernels: dict) -> None:
         self.backend, self.program, self.kernels = backend, program, kernels
-        self.queue = backend.queue
 
     def kernel(self, name: str) -> Any:
-        import pyopencl as cl
-        return cl.Kernel(self.program, name)
-
-    def int64_buffer(self, values: list) -> Any:
-        """A small read-only device array of int64 (shapes, strides); never empty."""
-        import pyopencl as cl
-        data = np.array(values or [0], dtype=np.int64).ravel()
-        if not data.size:
-            data = np.zeros(1, np.int64)
-        return cl.Buffer(self.backend.context, cl.mem_flags.READ_ONLY | cl.mem_flags.COPY_HOST_PTR, hostbuf=data)
+        return self.backend.kernel(self.program, name)
 
 
 @REGISTRY.register(ToDevice)
@@ -66,9 +58,7 @@ def to_host(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
 
 
 def _buffer(array: Any, context: DeviceContext) -> Any:
-    if array.size == 0:  # OpenCL has no empty buffers; the kernel reads none of it
-        return context.int64_buffer([0])
-    return array.base_data if array.offset == 0 else array.data
+    return context.backend.buffer(array)
 
 
 class ElementwiseThunk:
@@ -106,15 +96,15 @@ class ElementwiseThunk:
             buffers = [_buffer(a, self.context) for a in arrays + [out]]
             if all((s == shape and a.flags.c_contiguous) or (int(np.prod(s)) == 1 and sc)
                    for a, s, sc in zip(arrays, shapes, self.scalar)) and out.flags.c_contiguous:
-                self.flat(self.context.queue, global_size, local, np.int64(n), *buffers)
+                self.flat(global_size, local, np.int64(n), *buffers)
             else:
                 key = tuple(shapes)
                 layout = self.layouts.get(key)
                 if layout is None:
                     strides = [elem_strides(a, shape) for a in arrays + [out]]
-                    layout = self.layouts[key] = (self.context.int64_buffer(list(shape)),
-                                                  self.context.int64_buffer(strides))
-                self.strided(self.context.queue, global_size, local, np.int32(len(shape)), np.int64(n),
+                    layout = self.layouts[key] = (self.context.backend.int64(list(shape)),
+                                                  self.context.backend.int64(strides))
+                self.strided(global_size, local, np.int32(len(shape)), np.int64(n),
                              *layout, *buffers)
         self.out[0] = out
 
@@ -145,9 +135,9 @@ class ReductionThunk:
                 layout = self.layouts[key] = (
                     reduction_launch(outer, inner, self.context.backend.max_local),
                     (np.int32(len(kept)), np.int32(len(reduced)), np.int64(outer), np.int64(inner),
-                     *[self.context.int64_buffer(v) for v in (kept, reduced, kept_strides, reduced_strides)]))
+                     *[self.context.backend.int64(v) for v in (kept, reduced, kept_strides, reduced_strides)]))
             (global_size, local), args = layout
-            self.fn(self.context.queue, global_size, local, *args, *[_buffer(a, self.context) for a in arrays + [out]])
+            self.fn(global_size, local, *args, *[_buffer(a, self.context) for a in arrays + [out]])
         self.out[0] = out
 
 
@@ -161,11 +151,10 @@ class TakeRowsThunk:
     """``x[idx]`` on the device: rows of a C-contiguous array picked by an int64 vector."""
 
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        import pyopencl as cl
         self.node, self.ins, self.out, self.context = node, ins, outs[0], context
         self.dtype = node.outputs[0].dtype
         program = context.backend.build(context.backend.renderer.take_rows(self.dtype))
-        self.kernel = cl.Kernel(program, f"take_rows_{self.dtype}")
+        self.kernel = context.backend.kernel(program, f"take_rows_{self.dtype}")
         self.bad = context.backend.allocate((1,), "int32")
 
     def __call__(self) -> None:
@@ -178,10 +167,10 @@ class TakeRowsThunk:
                 raise IndexError(f"{self.node.op}: index into an empty axis (indexed shape {x.shape})")
             self.bad.fill(0)
             global_size, local = elementwise_launch(n, self.context.backend.max_local)
-            self.kernel(self.context.queue, global_size, local, np.int64(n), np.int64(row), np.int64(x.shape[0]),
+            self.kernel(global_size, local, np.int64(n), np.int64(row), np.int64(x.shape[0]),
                         _buffer(x, self.context), _buffer(index.astype(np.int64) if index.dtype != np.int64
                                                           else index, self.context),
-                        _buffer(out, self.context), self.bad.data)
+                        _buffer(out, self.context), self.context.backend.buffer(self.bad))
             if self.bad.get()[0]:  # a 4-byte read: out-of-range indices must not pass silently
                 raise IndexError(f"{self.node.op}: an index is out of range for axis 0 of size {x.shape[0]} "
                                  f"(indexed shape {x.shape})")
@@ -203,7 +192,6 @@ def take_rows_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) 
 @REGISTRY.register(DimShuffle)
 def dimshuffle_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     """A view: the same buffer with permuted strides (broadcast dims get stride 0)."""
-    import pyopencl.array as cla
     op, (cell,), (out,) = node.op, ins, outs
     order = list(op.new_order)
 
@@ -214,7 +202,7 @@ def dimshuffle_thunk(node: Apply, ins: list, outs: list, context: DeviceContext)
                 raise ValueError(f"{op}: dim {d} has size {x.shape[d]}, not 1, so it cannot be dropped")
         shape = tuple(1 if o == "x" else x.shape[o] for o in order)
         strides = tuple(0 if o == "x" else x.strides[o] for o in order)
-        out[0] = cla.Array(context.queue, shape, x.dtype, strides=strides, data=x.base_data, offset=x.offset)
+        out[0] = context.backend.view(x, shape, strides)
     return run
 
 
@@ -222,10 +210,9 @@ class GemmThunk:
     """Dense products on the device with the tiled kernel: ``Dot`` (2-d) and ``Gemm``."""
 
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        import pyopencl as cl
         self.node, self.ins, self.out, self.context = node, ins, outs[0], context
         self.dtype = node.outputs[0].dtype
-        self.kernel = cl.Kernel(context.backend.build(context.backend.renderer.gemm(self.dtype)), f"gemm_{self.dtype}")
+        self.kernel = context.backend.kernel(context.backend.build(context.backend.renderer.gemm(self.dtype)), f"gemm_{self.dtype}")
         self.inplace = isinstance(node.op, Gemm) and node.op.inplace
         if isinstance(node.op, Dot):
             backend = context.backend
@@ -258,7 +245,7 @@ class GemmThunk:
             zs = [0, 0] if z is None else [0 if z.shape[d] == 1 else z.strides[d] // item for d in (0, 1)]
             global_size, local = gemm_launch(M, N)
             c = self.context
-            self.kernel(c.queue, global_size, local, np.int64(M), np.int64(N), np.int64(K),
+            self.kernel(global_size, local, np.int64(M), np.int64(N), np.int64(K),
                         _buffer(alpha, c), _buffer(beta, c),
                         _buffer(x, c), np.int64(x.strides[0] // item), np.int64(x.strides[1] // item),
                         _buffer(y, c), np.int64(y.strides[0] // item), np.int64(y.strides[1] // item),
@@ -287,11 +274,10 @@ class CrossentropyThunk:
     """``SoftmaxCrossentropy1Hot`` on the device: one work-group per row."""
 
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        import pyopencl as cl
         self.node, self.ins, self.outs, self.context = node, ins, outs, context
         self.dtype = node.outputs[1].dtype
         program = context.backend.build(context.backend.renderer.softmax_crossentropy(self.dtype))
-        self.kernel = cl.Kernel(program, f"xent_{self.dtype}")
+        self.kernel = context.backend.kernel(program, f"xent_{self.dtype}")
         self.bad = context.backend.allocate((1,), "int32")
 
     def __call__(self) -> None:
@@ -304,9 +290,9 @@ class CrossentropyThunk:
             self.bad.fill(0)
             item = z.dtype.itemsize
             global_size, local = reduction_launch(z.shape[0], z.shape[1], backend.max_local)
-            self.kernel(c.queue, global_size, local, np.int64(z.shape[0]), np.int64(z.shape[1]), _buffer(z, c),
+            self.kernel(global_size, local, np.int64(z.shape[0]), np.int64(z.shape[1]), _buffer(z, c),
                         np.int64(z.strides[0] // item), np.int64(z.strides[1] // item), _buffer(_int64(y), c),
-                        _buffer(nll, c), _buffer(sm, c), self.bad.data)
+                        _buffer(nll, c), _buffer(sm, c), self.context.backend.buffer(self.bad))
             if self.bad.get()[0]:  # a 4-byte read: a label out of range must not pass silently
                 raise IndexError(f"SoftmaxCrossentropy1Hot: labels must be in [0, {z.shape[1]})")
         self.outs[0][0], self.outs[1][0] = nll, sm
@@ -314,11 +300,10 @@ class CrossentropyThunk:
 
 class CrossentropyGradThunk:
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        import pyopencl as cl
         self.node, self.ins, self.out, self.context = node, ins, outs[0], context
         self.dtype = node.outputs[0].dtype
         program = context.backend.build(context.backend.renderer.softmax_crossentropy(self.dtype))
-        self.kernel = cl.Kernel(program, f"xent_grad_{self.dtype}")
+        self.kernel = context.backend.kernel(program, f"xent_grad_{self.dtype}")
 
     def __call__(self) -> None:
         g, sm, y = (cell[0] for cell in self.ins)
@@ -326,7 +311,7 @@ class CrossentropyGradThunk:
         out = c.backend.allocate(sm.shape, self.dtype)
         if out.size:
             global_size, local = elementwise_launch(out.size, c.backend.max_local)
-            self.kernel(c.queue, global_size, local, np.int64(sm.shape[0]), np.int64(sm.shape[1]),
+            self.kernel(global_size, local, np.int64(sm.shape[0]), np.int64(sm.shape[1]),
                         _buffer(g, c), _buffer(sm, c), _buffer(_int64(y), c), _buffer(out, c))
         self.out[0] = out
 
@@ -345,14 +330,13 @@ class RowThunk:
     """Softmax, log-softmax, argmax and argmin along the last axis of a matrix."""
 
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        import pyopencl as cl
         self.node, self.ins, self.out, self.context = node, ins, outs[0], context
         op, dtype = node.op, node.inputs[0].dtype
         kind = {Softmax: "softmax", LogSoftmax: "log_softmax"}.get(type(op)) or (
             "argmin" if op.minimum else "argmax")
         self.out_dtype = node.outputs[0].dtype
         program = context.backend.build(context.backend.renderer.row_kernels(dtype))
-        self.kernel = cl.Kernel(program, f"{kind}_{dtype}")
+        self.kernel = context.backend.kernel(program, f"{kind}_{dtype}")
         self.reduces = kind.startswith("arg")
 
     def __call__(self) -> None:
@@ -365,7 +349,7 @@ class RowThunk:
         if out.size:
             item = z.dtype.itemsize
             global_size, local = reduction_launch(rows, cols, c.backend.max_local)
-            self.kernel(c.queue, global_size, local, np.int64(rows), np.int64(cols), _buffer(z, c),
+            self.kernel(global_size, local, np.int64(rows), np.int64(cols), _buffer(z, c),
                         np.int64(z.strides[0] // item), np.int64(z.strides[1] // item), _buffer(out, c))
         self.out[0] = out
 

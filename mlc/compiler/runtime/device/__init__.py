@@ -1,0 +1,76 @@
+"""What every device backend shares: which nodes go to the device, placement, and thunks
+(``thunks``) written once against a small API that each backend supplies:
+
+- memory: ``allocate(shape, dtype)``, ``to_device(array)``, ``to_host(value)``,
+  ``owns(value)`` (a device array of this backend), ``view(x, shape, strides)``;
+- code: ``compile(program)`` (a loaded module), ``kernel(module, name)`` (a launcher called
+  as ``launch(global_size, local_size, *args)``), ``buffer(array)`` (a kernel argument for
+  an array), ``int64(values)`` (a small read-only device array);
+- limits: ``max_local`` (work-group size), ``fp64`` (float64 support).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ...codegen import Program, render_nodes, renderer_for
+from ...codegen.lower import kernel_for
+from ...fgraph import FunctionGraph
+from ...graph import Apply
+from ...ops.elemwise import DimShuffle
+from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from ..placement import place
+
+
+class DeviceUnavailable(RuntimeError):
+    """The configured device cannot be used (the message says why)."""
+
+
+class DeviceBackend:
+    target = ""
+    max_local = 256
+    fp64 = True
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.renderer = renderer_for(self.target)
+        self._modules: dict[str, Any] = {}
+
+    def build(self, program: Program) -> Any:
+        """The loaded module of ``program`` (built once per backend)."""
+        module = self._modules.get(program.source)
+        if module is None:
+            module = self._modules[program.source] = self.compile(program)
+        return module
+
+    def supports(self, node: Apply) -> bool:
+        from .thunks import along_rows, gemm_supported, takes_rows
+        if isinstance(node.op, DimShuffle):
+            return True  # a view
+        if takes_rows(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
+                isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
+                and node.outputs[0].dtype.startswith("float")):
+            dtypes = (node.outputs[0].dtype,)
+        else:
+            kernel = kernel_for(node, self.renderer)
+            if kernel is None:
+                return False
+            dtypes = kernel.input_dtypes + (kernel.out_dtype, kernel.acc_dtype or "bool")
+        return self.fp64 or "float64" not in dtypes
+
+    def place(self, fgraph: FunctionGraph) -> FunctionGraph:
+        return place(fgraph, self.device, self.supports)
+
+    def thunk_maker(self, fgraph: FunctionGraph, mode: Any) -> Callable[[Apply, list, list], Any]:
+        from ..cpu import CPU
+        from .thunks import REGISTRY, DeviceContext
+        device_nodes = getattr(fgraph, "device_nodes", set())
+        nodes = fgraph.toposort()
+        host = CPU.thunk_maker(fgraph, mode, [n for n in nodes if n not in device_nodes])
+        program, kernels = render_nodes([n for n in nodes if n in device_nodes], self.renderer)
+        context = DeviceContext(self, self.build(program) if kernels else None, kernels)
+
+        def make_thunk(node: Apply, ins: list, outs: list) -> Any:
+            if node not in device_nodes:
+                return host(node, ins, outs)
+            return REGISTRY.lookup(node.op)(node, ins, outs, context)
+        return make_thunk
