@@ -93,9 +93,11 @@ def get_backend(device: str) -> Backend:
                 from .opencl import OpenCLBackend
                 _backends[device] = OpenCLBackend(device)
             else:
-                raise RuntimeError("the CUDA backend is not built yet")
+                from .cuda import CUDABackend
+                _backends[device] = CUDABackend(device)
         except Exception as err:  # noqa: BLE001  (any failure to open a device means: no device)
-            message = f"config.device={device!r} cannot be used: {str(err).splitlines()[0] if str(err) else err!r}"
+            why = str(err).splitlines()[0] if str(err) else repr(err)
+            message = f"config.device={device!r} cannot be used: {why}"
             if config.force_device:
                 raise RuntimeError(message + " (config.force_device is set)") from None
             warn_once(f"device-{device}", message + "; mlc computes on the CPU")

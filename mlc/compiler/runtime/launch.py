@@ -38,3 +38,11 @@ def gemm_launch(M: int, N: int) -> tuple[tuple, tuple]:
     """``(global size, local size)`` for the tiled GEMM: a group of 256 per 16x16 tile of C."""
     tiles = max(1, -(-M // 16) * -(-N // 16))
     return (min(tiles, MAX_GROUPS) * 256,), (256,)
+
+
+def cuda_grid(global_size: tuple, local_size: tuple) -> tuple[tuple, tuple]:
+    """OpenCL-style sizes (work-items in all, per group) as CUDA's ``(grid, block)``."""
+    (total,), (local,) = global_size, local_size
+    if total % local:
+        raise ValueError(f"global size {total} is not a multiple of the local size {local}")
+    return (total // local, 1, 1), (local, 1, 1)
