@@ -78,6 +78,7 @@ class Backend(Protocol):
 
 
 _backends: dict[str, Backend] = {}
+_unavailable: dict[str, str] = {}  # device -> why it cannot be used (asked once per process)
 
 
 def get_backend(device: str) -> Backend:
@@ -87,7 +88,7 @@ def get_backend(device: str) -> Backend:
     from .cpu import CPU
     if device == "cpu":
         return CPU
-    if device not in _backends:
+    if device not in _backends and device not in _unavailable:
         try:
             if device.startswith("opencl"):
                 from .opencl import OpenCLBackend
@@ -97,9 +98,10 @@ def get_backend(device: str) -> Backend:
                 _backends[device] = CUDABackend(device)
         except Exception as err:  # noqa: BLE001  (any failure to open a device means: no device)
             why = str(err).splitlines()[0] if str(err) else repr(err)
-            message = f"config.device={device!r} cannot be used: {why}"
-            if config.force_device:
-                raise RuntimeError(message + " (config.force_device is set)") from None
-            warn_once(f"device-{device}", message + "; mlc computes on the CPU")
-            return CPU
+            _unavailable[device] = f"config.device={device!r} cannot be used: {why}"
+    if device in _unavailable:
+        if config.force_device:
+            raise RuntimeError(_unavailable[device] + " (config.force_device is set)")
+        warn_once(f"device-{device}", _unavailable[device] + "; mlc computes on the CPU")
+        return CPU
     return _backends[device]
