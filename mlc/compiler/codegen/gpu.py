@@ -169,16 +169,19 @@ class GPURenderer(CStyleRenderer):
                 ("buffer", dtype), n, n, ("buffer", dtype))
         return Program(self.language, source, (EntryPoint(name, args, launch="tiles"),))
 
+    def _tree(self, combine: str) -> str:
+        """Statements combining ``v`` over a work-group through ``scratch`` (halving, with
+        barriers), leaving the result in ``v`` of every work-item."""
+        sync = self.barrier
+        return (f"scratch[lid] = v; {sync} for (int s = lsize / 2; s > 0; s >>= 1) {{ if (lid < s) "
+                f"scratch[lid] = {combine}; {sync} }} v = scratch[0]; {sync}")
+
     def softmax_crossentropy(self, dtype: str) -> Program:
         """``xent_{dtype}``: per row (one work-group each), ``sm = softmax(z)`` and
         ``nll = log(sum(exp(z - max))) + max - z[y]``; a label out of range sets ``bad[0]``.
         ``xent_grad_{dtype}``: ``(sm - onehot(y)) * g[:, None]``."""
-        idx, q, t, lp, sync = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix, self.barrier
+        idx, q, t, lp = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix
         exp, log = self.math("exp", dtype), self.math("log", dtype)
-
-        def tree(op: str) -> str:
-            return (f"scratch[lid] = v; {sync} for (int s = lsize / 2; s > 0; s >>= 1) {{ if (lid < s) "
-                    f"scratch[lid] = {op}; {sync} }} v = scratch[0]; {sync}")
         source = f"""{self.prelude}{MACROS_FOR_KERNELS}
 {self.kernel_prefix} void xent_{dtype}(const {idx} rows, const {idx} cols, {q}const {t}* z, const {idx} s0,
         const {idx} s1, {q}const {idx}* restrict y, {q}{t}* restrict nll, {q}{t}* restrict sm, {q}int* restrict bad) {{
@@ -187,11 +190,11 @@ class GPURenderer(CStyleRenderer):
     for ({idx} r = {self.group_id}; r < rows; r += {self.num_groups}) {{
         {t} v = -INFINITY;
         for ({idx} c = lid; c < cols; c += lsize) v = MLC_MAX(v, z[r * s0 + c * s1]);
-        {tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
+        {self._tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
         const {t} m = v;
         v = 0;
         for ({idx} c = lid; c < cols; c += lsize) {{ {t} e = {exp}(z[r * s0 + c * s1] - m); sm[r * cols + c] = e; v += e; }}
-        {tree("scratch[lid] + scratch[lid + s]")}
+        {self._tree("scratch[lid] + scratch[lid + s]")}
         for ({idx} c = lid; c < cols; c += lsize) sm[r * cols + c] /= v;
         if (lid == 0) {{
             const {idx} k = y[r];
@@ -223,10 +226,6 @@ class GPURenderer(CStyleRenderer):
         NumPy's)."""
         idx, q, t, lp, sync = self.index_type, self.buffer_prefix, self.types[dtype], self.local_prefix, self.barrier
         exp, log = self.math("exp", dtype), self.math("log", dtype)
-
-        def tree(op: str) -> str:
-            return (f"scratch[lid] = v; {sync} for (int s = lsize / 2; s > 0; s >>= 1) {{ if (lid < s) "
-                    f"scratch[lid] = {op}; {sync} }} v = scratch[0]; {sync}")
         head = f"const {idx} rows, const {idx} cols, {q}const {t}* z, const {idx} s0, const {idx} s1"
         loop = f"for ({idx} r = {self.group_id}; r < rows; r += {self.num_groups})"
         ids = f"const int lid = {self.local_id}, lsize = {self.local_size};"
@@ -240,11 +239,11 @@ class GPURenderer(CStyleRenderer):
     {loop} {{
         {t} v = -INFINITY;
         for ({idx} c = lid; c < cols; c += lsize) v = MLC_MAX(v, z[r * s0 + c * s1]);
-        {tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
+        {self._tree("MLC_MAX(scratch[lid], scratch[lid + s])")}
         const {t} m = v;
         v = 0;
         for ({idx} c = lid; c < cols; c += lsize) v += {exp}(z[r * s0 + c * s1] - m);
-        {tree("scratch[lid] + scratch[lid + s]")}
+        {self._tree("scratch[lid] + scratch[lid + s]")}
         for ({idx} c = lid; c < cols; c += lsize) out[r * cols + c] = {finish};
     }}
 }}""")
