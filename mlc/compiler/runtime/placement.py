@@ -10,17 +10,22 @@ from ..graph import Apply, Variable
 from ..ops.transfer import ToDevice, ToHost
 
 
-def place(fgraph: FunctionGraph, device: str, supports: Callable[[Apply], bool]) -> FunctionGraph:
-    """A new graph computing ``fgraph``'s outputs with the nodes ``supports`` accepts on
-    ``device``. Its ``device_nodes`` are those nodes and the transfers; its ``resident`` are
-    the shared variables that live on the device (those a device node reads): their
-    updates stay there, every other output comes back to the host."""
+Where = tuple  # (input places, output places, device thunk?) with places "device", "host", "any"
+
+
+def place(fgraph: FunctionGraph, device: str, where: Callable[[Apply], "Where | None"]) -> FunctionGraph:
+    """A new graph computing ``fgraph``'s outputs with each node where ``where`` puts it
+    (None: on the host). Its ``device_nodes`` are the nodes the device's thunks run, with
+    the transfers; its ``resident`` are the shared variables that live on the device (those a
+    device node reads): their updates stay there, every other output comes back to the host.
+    An input place ``"any"`` takes a value where it is (``Shape`` needs no copy)."""
     from ..sharedvalue import SharedVariable
     from ..types import TensorType
     nodes = fgraph.toposort()
-    supported = {n for n in nodes if supports(n)}
+    places = {n: where(n) for n in nodes}
     resident = {v for v in fgraph.inputs if isinstance(v, SharedVariable) and isinstance(v.type, TensorType)
-                and any(c != "output" and c in supported for c, _ in fgraph.clients.get(v, []))}
+                and any(c != "output" and places.get(c) is not None and places[c][0][i] == "device"
+                        for c, i in fgraph.clients.get(v, []))}
     on_host: dict[Variable, Variable] = {v: v for v in fgraph.inputs if v not in resident}
     on_device: dict[Variable, Variable] = {v: v for v in resident}
     to_device, to_host = ToDevice(device), ToHost()
@@ -41,12 +46,18 @@ def place(fgraph: FunctionGraph, device: str, supports: Callable[[Apply], bool])
             device_nodes.add(on_device[v].owner)
         return on_device[v]
 
+    def wherever(v: Variable) -> Variable:
+        return on_device[v] if v in on_device and v not in on_host else host(v)
+
+    pick = {"device": dev, "host": host, "any": wherever}
     for node in nodes:
-        where = node in supported
-        new = node.clone_with_new_inputs([dev(v) if where else host(v) for v in node.inputs])
+        ins, outs, on_device_thunk = places[node] or (["host"] * len(node.inputs), ["host"] * len(node.outputs),
+                                                      False)
+        new = node.clone_with_new_inputs([pick[p](v) for p, v in zip(ins, node.inputs)])
         new.tag = node.tag
-        (on_device if where else on_host).update(zip(node.outputs, new.outputs))
-        if where:
+        for p, old, out in zip(outs, node.outputs, new.outputs):
+            (on_device if p == "device" else on_host)[old] = out
+        if on_device_thunk:
             device_nodes.add(new)
     targets = getattr(fgraph, "update_targets", {})
     outputs = [dev(o) if targets.get(k) in resident else host(o) for k, o in enumerate(fgraph.outputs)]

@@ -305,3 +305,10 @@ def test_softmax_log_softmax_and_argmax_along_rows_on_the_device(dtype, opencl):
     for got, want in zip(f(v), theano.function([z], outs, mode=PY)(v)):
         assert got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+
+
+def test_the_shape_of_a_device_value_costs_no_copy(opencl):
+    W = theano.shared(np.ones((3, 4)), name="W")
+    f = theano.function([], (W * 2).sum() / W.shape[0], updates=[(W, W + 1)])
+    assert "Shape" in _placed(f) and _placed(f).count("ToHost") == 1  # the output; Shape reads W on the device
+    assert f() == 8.0 and f() == 16.0

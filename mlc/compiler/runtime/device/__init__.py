@@ -18,6 +18,7 @@ from ...fgraph import FunctionGraph
 from ...graph import Apply
 from ...ops.elemwise import DimShuffle
 from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from ...ops.shape import Shape
 from ..placement import place
 
 
@@ -57,8 +58,17 @@ class DeviceBackend:
             dtypes = kernel.input_dtypes + (kernel.out_dtype, kernel.acc_dtype or "bool")
         return self.fp64 or "float64" not in dtypes
 
+    def where(self, node: Apply) -> tuple | None:
+        """Where ``node`` runs and where its inputs and outputs live (see ``placement``)."""
+        n_in, n_out = len(node.inputs), len(node.outputs)
+        if isinstance(node.op, Shape):
+            return ["any"], ["host"], False  # a device array knows its shape: no copy
+        if self.supports(node):
+            return ["device"] * n_in, ["device"] * n_out, True
+        return None
+
     def place(self, fgraph: FunctionGraph) -> FunctionGraph:
-        return place(fgraph, self.device, self.supports)
+        return place(fgraph, self.device, self.where)
 
     def thunk_maker(self, fgraph: FunctionGraph, mode: Any) -> Callable[[Apply, list, list], Any]:
         from ..cpu import CPU
