@@ -280,6 +280,53 @@ class GPURenderer(CStyleRenderer):
             EntryPoint(f"{name}_{dtype}", args + (("buffer", "int64" if "arg" in name else dtype),), launch="rows")
             for name in ("softmax", "log_softmax", "argmax", "argmin")))
 
+    def random(self, dtype: str) -> Program:
+        """Counter-based sampling: element ``i`` of a draw keyed ``key`` is a function of
+        ``(key, i)`` alone (SplitMix64), so any launch gives the same sample. ``uniform_``
+        in ``[low, high)``, ``normal_`` (Box-Muller), ``binomial_`` (``trials`` Bernoulli)."""
+        idx, q, t = self.index_type, self.buffer_prefix, self.types[dtype]
+        u64, f64 = self.types["uint64"], self.types["float64"]
+        sqrt, log, cos = (self.math(f, "float64") for f in ("sqrt", "log", "cos"))
+        loop = f"for ({idx} i = {self.global_id}; i < n; i += {self.global_size})"
+        source = f"""{self.prelude}
+{self.function_prefix} {u64} mlc_mix({u64} z) {{
+    z += ({u64})0x9E3779B97F4A7C15UL;
+    z = (z ^ (z >> 30)) * ({u64})0xBF58476D1CE4E5B9UL;
+    z = (z ^ (z >> 27)) * ({u64})0x94D049BB133111EBUL;
+    return z ^ (z >> 31);
+}}
+{self.function_prefix} {f64} mlc_unit({u64} key, {u64} i) {{  /* in [0, 1) */
+    return (mlc_mix(key ^ mlc_mix(i)) >> 11) * (1.0 / 9007199254740992.0);
+}}
+{self.kernel_prefix} void uniform_{dtype}(const {idx} n, const {u64} key, const {f64} low, const {f64} high,
+        {q}{t}* restrict out) {{
+    {loop} {{
+        {t} v = ({t})(low + (high - low) * mlc_unit(key, ({u64})i));
+        out[i] = v < ({t})high ? v : ({t})low;  /* rounding to the type must not reach high */
+    }}
+}}
+{self.kernel_prefix} void normal_{dtype}(const {idx} n, const {u64} key, const {f64} mean, const {f64} std,
+        {q}{t}* restrict out) {{
+    {loop} {{
+        const {f64} u1 = 1.0 - mlc_unit(key, 2 * ({u64})i), u2 = mlc_unit(key, 2 * ({u64})i + 1);
+        out[i] = ({t})(mean + std * {sqrt}(-2.0 * {log}(u1)) * {cos}(6.283185307179586 * u2));
+    }}
+}}
+{self.kernel_prefix} void binomial_{dtype}(const {idx} n, const {u64} key, const {idx} trials, const {f64} p,
+        {q}{t}* restrict out) {{
+    {loop} {{
+        {idx} count = 0;
+        for ({idx} k = 0; k < trials; k++) count += mlc_unit(key, ({u64})(i * trials + k)) < p;
+        out[i] = ({t})count;
+    }}
+}}
+"""
+        n, key, real = ("int", idx), ("int", "uint64"), ("int", "float64")
+        return Program(self.language, source, (
+            EntryPoint(f"uniform_{dtype}", (n, key, real, real, ("buffer", dtype))),
+            EntryPoint(f"normal_{dtype}", (n, key, real, real, ("buffer", dtype))),
+            EntryPoint(f"binomial_{dtype}", (n, key, n, real, ("buffer", dtype)))))
+
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
         parts = [self.prelude, self.helpers()]
         entries = []

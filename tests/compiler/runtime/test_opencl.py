@@ -312,3 +312,30 @@ def test_the_shape_of_a_device_value_costs_no_copy(opencl):
     f = theano.function([], (W * 2).sum() / W.shape[0], updates=[(W, W + 1)])
     assert "Shape" in _placed(f) and _placed(f).count("ToHost") == 1  # the output; Shape reads W on the device
     assert f() == 8.0 and f() == 16.0
+
+
+def _draws(seed):
+    from mlc.compiler.tensor.shared_randomstreams import RandomStreams
+    srng = RandomStreams(seed)
+    x = T.fmatrix("x")
+    outs = [x * srng.binomial(size=x.shape, p=0.8, dtype="float32"), srng.uniform(size=(20000,), low=2.0, high=3.0),
+            srng.normal(size=(20000,), avg=1.0, std=2.0), srng.binomial(size=(20000,), n=5, p=0.3)]
+    return theano.function([x], outs)
+
+
+def test_random_streams_draw_on_the_device_reproducibly(opencl):
+    f = _draws(7)
+    placed = [(str(n.op), n in f.maker.fgraph.device_nodes) for n in f.maker.fgraph.toposort()]
+    assert all(on for op, on in placed if op.startswith("RandomVariable"))
+    assert sum(op == "ToHost" for op, _ in placed) == 4  # the outputs; the generators never leave the host
+    ones = np.ones((200, 100), "float32")
+    masked, uniform, normal, counts = f(ones)
+    assert set(np.unique(masked)) == {0.0, 1.0} and abs(masked.mean() - 0.8) < 0.01
+    assert 2.0 <= uniform.min() and uniform.max() < 3.0 and abs(uniform.mean() - 2.5) < 0.01
+    assert abs(normal.mean() - 1.0) < 0.05 and abs(normal.std() - 2.0) < 0.05
+    assert counts.dtype == np.int64 and abs(counts.mean() - 1.5) < 0.03 and counts.max() <= 5
+    again = f(ones)
+    assert (again[0] != masked).mean() > 0.2  # the streams advanced
+    fresh = _draws(7)(ones)
+    for got, want in zip(fresh, (masked, uniform, normal, counts)):
+        np.testing.assert_array_equal(got, want)  # same seed, same draws

@@ -61,8 +61,11 @@ class DeviceBackend:
     def where(self, node: Apply) -> tuple | None:
         """Where ``node`` runs and where its inputs and outputs live (see ``placement``)."""
         n_in, n_out = len(node.inputs), len(node.outputs)
+        from .thunks import random_supported
         if isinstance(node.op, Shape):
             return ["any"], ["host"], False  # a device array knows its shape: no copy
+        if random_supported(node) and self.fp64:  # the generator and the parameters stay on the host
+            return ["host"] * n_in, ["host", "device"], True
         if self.supports(node):
             return ["device"] * n_in, ["device"] * n_out, True
         return None

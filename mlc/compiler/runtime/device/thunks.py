@@ -4,6 +4,7 @@ structured kernels, launched with ``launch``'s arithmetic through the backend's 
 array objects (``pyopencl.array.Array``, ``pycuda.gpuarray.GPUArray``)."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from ...ops.blas import Dot, Gemm
 from ...ops.elemwise import DimShuffle, Elemwise, check_broadcast
 from ...ops.fused import FusedReduce
 from ...ops.nnet import LogSoftmax, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from ...ops.random import RandomVariable
 from ...ops.reduce import Argmax, Reduce
 from ...ops.subtensor import AdvancedSubtensor
 from ...ops.transfer import ToDevice, ToHost
@@ -365,3 +367,45 @@ def along_rows(node: Apply) -> bool:
 @REGISTRY.register(Softmax, LogSoftmax, Argmax)
 def row_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     return RowThunk(node, ins, outs, context)
+
+
+class RandomThunk:
+    """A ``RandomVariable`` drawn on the device: one draw from the host generator (which
+    advances the stream, so checkpoints and seeds work as on the host) keys a counter-based
+    sample computed on the device; nothing but that 8-byte key crosses over."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        self.node, self.ins, self.outs, self.context = node, ins, outs, context
+        op = node.op
+        self.ndim, self.dist, self.dtype = op.ndim, op.dist, op.dtype
+        program = context.backend.build(context.backend.renderer.random(op.dtype))
+        self.kernel = context.backend.kernel(program, f"{op.dist}_{op.dtype}")
+
+    def __call__(self) -> None:
+        rng, size, *params = (cell[0] for cell in self.ins)
+        if any(np.size(p) != 1 for p in params):
+            raise ValueError(f"{self.node.op}: on a device, distribution parameters must be scalars")
+        new_rng = copy.deepcopy(rng)
+        key = int(new_rng.integers(0, 2 ** 63 - 1))
+        shape = tuple(int(s) for s in size) if np.size(size) or self.ndim == 0 else ()
+        out = self.context.backend.allocate(shape, self.dtype)
+        if out.size:
+            first, second = (np.asarray(p).item() for p in params)
+            second_arg = np.float64(second)
+            first_arg = np.int64(first) if self.dist == "binomial" else np.float64(first)
+            global_size, local = elementwise_launch(out.size, self.context.backend.max_local)
+            self.kernel(global_size, local, np.int64(out.size), np.uint64(key), first_arg, second_arg,
+                        _buffer(out, self.context))
+        self.outs[0][0], self.outs[1][0] = new_rng, out
+
+
+def random_supported(node: Apply) -> bool:
+    """Uniform, normal and binomial draws with scalar parameters, into a number dtype."""
+    op = node.op
+    return (isinstance(op, RandomVariable) and op.dist in ("uniform", "normal", "binomial")
+            and all(all(v.broadcastable) for v in node.inputs[2:]) and op.dtype != "bool")
+
+
+@REGISTRY.register(RandomVariable)
+def random_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return RandomThunk(node, ins, outs, context)
