@@ -339,3 +339,18 @@ def test_random_streams_draw_on_the_device_reproducibly(opencl):
     fresh = _draws(7)(ones)
     for got, want in zip(fresh, (masked, uniform, normal, counts)):
         np.testing.assert_array_equal(got, want)  # same seed, same draws
+
+
+def test_a_trainer_step_with_dropout_and_momentum_copies_back_only_the_cost(opencl):
+    from mlc import nn
+    from mlc.train import Trainer, load_dataset
+    data = load_dataset("digits")["train"]
+    t = Trainer(nn.MLP(64, [50], 10, dropout=0.2, seed=0), "negative_log_likelihood", nn.SGD(0.1, momentum=0.9),
+                regularization={"l2": 1e-4}, batch_size=20, epochs=1, verbose=False)
+    fg = t._train_fn.maker.fgraph
+    assert [str(n.op) for n in fg.toposort()].count("ToHost") == 1
+    copied_in = [n.inputs[0] for n in fg.toposort() if str(n.op).startswith("ToDevice")]
+    assert all(v.owner is None or str(v.owner.op) == "Subtensor{0}" for v in copied_in)  # indices, a length
+    t.fit(type(data)(data.X / 16.0, data.y))
+    assert type(t._X.container[0]).__name__ == "Array"  # the dataset stayed on the device
+    assert t.evaluate(type(data)(data.X / 16.0, data.y))["accuracy"] > 0.8
