@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .rundir import atomic_write
+from .rundir import atomic_write, critical
 
 FORMAT = "mlc-checkpoint"
 VERSION = 1
@@ -62,7 +62,7 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as f:
+    with critical(), h5py.File(buffer, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = VERSION
         f.attrs["mlc_version"] = __version__

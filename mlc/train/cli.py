@@ -20,7 +20,7 @@ import numpy as np
 from . import config as cfgmod
 from .checkpoint import CheckpointError
 from .data import DataError, Scaler, check_labels, load_dataset, load_features, train_valid_split
-from .rundir import RunDirectory, atomic_write, check_directory
+from .rundir import RunDirectory, atomic_write, check_directory, interrupt
 from .trainer import TrainingError
 
 _USER_ERRORS = (DataError, CheckpointError, cfgmod.ConfigError, TrainingError, ValueError, TypeError,
@@ -32,7 +32,7 @@ class Terminated(Exception):
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated()
+    interrupt(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
 
 
 def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
@@ -44,9 +44,9 @@ def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.
         print(f"{prog}: error: {config.environment_error}", file=sys.stderr)
         return 2
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
+        previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        previous = {}
     try:
         return main(args)
     except _USER_ERRORS as err:
@@ -65,8 +65,8 @@ def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.
         print(f"{prog}: terminated{_RESUMABLE.get(prog, '')}", file=sys.stderr)
         return 143
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 _RESUMABLE = {"mlc-train": "; continue the run with mlc-train --resume RUN_DIR"}

@@ -15,13 +15,42 @@ between any two writes.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import signal
 from pathlib import Path
+from typing import Iterator
 
 _writes = 0
+_critical = 0
+_pending: BaseException | None = None
+
+
+@contextlib.contextmanager
+def critical() -> Iterator[None]:
+    """A stretch that a signal must not cut (an HDF5 file being built, a file being
+    written): an interruption raised through ``interrupt`` waits for its end."""
+    global _critical, _pending
+    _critical += 1
+    try:
+        yield
+    finally:
+        _critical -= 1
+        if _critical == 0 and _pending is not None:
+            pending, _pending = _pending, None
+            raise pending
+
+
+def interrupt(error: BaseException) -> None:
+    """Raise ``error`` now, or at the end of the current critical stretch (for signal handlers:
+    an exception raised inside HDF5's C callbacks would come out as an I/O error)."""
+    global _pending
+    if _critical:
+        _pending = error
+    else:
+        raise error
 
 
 class RunDirectoryError(OSError):
@@ -54,7 +83,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
         data = data.encode()
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
+        with critical(), open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
