@@ -34,7 +34,7 @@ class Linked:
             fgraph = backend.place(fgraph)
             make_thunk = backend.thunk_maker(fgraph, mode)
         # Where each shared tensor must be when the function runs: on this device, or on the host.
-        from ..sharedvalue import SharedVariable
+        SharedVariable = sharedvalue.SharedVariable
         resident = getattr(fgraph, "resident", set())
         self.residency = [(v.container, backend if v in resident else None) for v in fgraph.inputs
                           if isinstance(v, SharedVariable) and isinstance(v.type, TensorType)]
@@ -46,7 +46,7 @@ class Linked:
         self.make_thunk = make_thunk
 
     def instance(self) -> Instance:
-        from ..sharedvalue import SharedVariable
+        SharedVariable = sharedvalue.SharedVariable
         fgraph = self.fgraph
         storage: dict = {}
         for v in fgraph.inputs:

@@ -105,8 +105,8 @@ class Commit:
         guarded = [k for k in range(len(steps)) if k not in checked]
         self.checked = [steps[k] for k in checked]
         # The last guarded step needs no backup: only checked steps run after it.
-        self.order = [(steps[k], calls[k], k != guarded[-1]) for k in guarded] + \
-                     [(steps[k], calls[k], False) for k in checked]
+        self.order = [(steps[k], calls[k], destroys_shared(steps[k][0]) if k != guarded[-1] else [])
+                      for k in guarded] + [(steps[k], calls[k], []) for k in checked]
 
     def __call__(self) -> None:
         for node, ins, _, thunk in self.checked:
@@ -115,10 +115,10 @@ class Commit:
             except Exception as err:
                 raise node_error(node, err, [c[0] for c in ins]) from err
         backups: list = []
-        for (node, ins, _, _), call, backup in self.order:
+        for (node, ins, _, _), call, backed_up in self.order:
             try:
-                if backup:  # .copy(): NumPy's, or a device array's own
-                    backups += [(ins[i], ins[i][0], ins[i][0].copy()) for i in destroys_shared(node)]
+                # .copy(): NumPy's, or a device array's own
+                backups += [(ins[i], ins[i][0], ins[i][0].copy()) for i in backed_up]
                 call()
             except Exception as err:
                 for cell, original, saved in backups:

@@ -354,3 +354,14 @@ def test_a_trainer_step_with_dropout_and_momentum_copies_back_only_the_cost(open
     t.fit(type(data)(data.X / 16.0, data.y))
     assert type(t._X.container[0]).__name__ == "Array"  # the dataset stayed on the device
     assert t.evaluate(type(data)(data.X / 16.0, data.y))["accuracy"] > 0.8
+
+
+def test_kernels_that_index_flat_get_views_made_contiguous(opencl):
+    W = theano.shared(np.arange(12.0).reshape(3, 4), name="W")
+    i = T.lvector("i")
+    f = theano.function([i], [W.T[i], (W.T * 1)[i] + W.T[i]])
+    assert "DimShuffle{1,0}" in _placed(f)
+    got = f(np.array([3, 0, 0]))
+    want = np.arange(12.0).reshape(3, 4).T[[3, 0, 0]]
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], 2 * want)

@@ -1,8 +1,8 @@
 """What every device backend shares: which nodes go to the device, placement, and thunks
 (``thunks``) written once against a small API that each backend supplies:
 
-- memory: ``allocate(shape, dtype)``, ``to_device(array)``, ``to_host(value)``,
-  ``owns(value)`` (a device array of this backend), ``view(x, shape, strides)``;
+- memory: ``allocate(shape, dtype)``, ``to_device(array)``, ``to_host(value)`` (views
+  too), ``owns(value)`` (a device array of this backend), ``view(x, shape, strides)``;
 - code: ``compile(program)`` (a loaded module), ``kernel(module, name)`` (a launcher called
   as ``launch(global_size, local_size, *args)``), ``buffer(array)`` (a kernel argument for
   an array), ``int64(values)`` (a small read-only device array);
@@ -35,6 +35,11 @@ class DeviceBackend:
         self.device = device
         self.renderer = renderer_for(self.target)
         self._modules: dict[str, Any] = {}
+
+    def contiguous(self, array: Any) -> Any:
+        """``array``, or a C-contiguous copy of a view (for kernels that index it flat; views
+        come only from dimshuffles, so this copy is rare)."""
+        return array if array.flags.c_contiguous else self.to_device(self.to_host(array))
 
     def build(self, program: Program) -> Any:
         """The loaded module of ``program`` (built once per backend)."""

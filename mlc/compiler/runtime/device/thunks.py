@@ -100,7 +100,7 @@ class ElementwiseThunk:
                    for a, s, sc in zip(arrays, shapes, self.scalar)) and out.flags.c_contiguous:
                 self.flat(global_size, local, np.int64(n), *buffers)
             else:
-                key = tuple(shapes)
+                key = (tuple(shapes), tuple(a.strides for a in arrays + [out]))
                 layout = self.layouts.get(key)
                 if layout is None:
                     strides = [elem_strides(a, shape) for a in arrays + [out]]
@@ -129,7 +129,7 @@ class ReductionThunk:
             raise ValueError(f"{self.node.op}: cannot take the {self.op} over an empty axis (shape {shape})")
         out = self.context.backend.allocate(tuple(s for d, s in enumerate(shape) if d not in self.axes), self.dtype)
         if out.size:
-            key = tuple(shapes)
+            key = (tuple(shapes), tuple(a.strides for a in arrays))
             layout = self.layouts.get(key)
             if layout is None:
                 kept, reduced, kept_strides, reduced_strides = reduction_layout(arrays, shape, out, self.axes)
@@ -160,7 +160,8 @@ class TakeRowsThunk:
         self.bad = context.backend.allocate((1,), "int32")
 
     def __call__(self) -> None:
-        x, index = self.ins[0][0], self.ins[1][0]
+        contiguous = self.context.backend.contiguous
+        x, index = contiguous(self.ins[0][0]), contiguous(self.ins[1][0])
         row = int(np.prod(x.shape[1:], dtype=np.int64))
         out = self.context.backend.allocate((index.shape[0],) + tuple(x.shape[1:]), self.dtype)
         n = out.size
@@ -283,7 +284,7 @@ class CrossentropyThunk:
         self.bad = context.backend.allocate((1,), "int32")
 
     def __call__(self) -> None:
-        z, y = self.ins[0][0], self.ins[1][0]
+        z, y = self.ins[0][0], self.context.backend.contiguous(self.ins[1][0])
         if len(y) != z.shape[0]:
             raise ValueError(f"SoftmaxCrossentropy1Hot: {z.shape[0]} rows of scores but {len(y)} labels")
         backend, c = self.context.backend, self.context
@@ -308,7 +309,7 @@ class CrossentropyGradThunk:
         self.kernel = context.backend.kernel(program, f"xent_grad_{self.dtype}")
 
     def __call__(self) -> None:
-        g, sm, y = (cell[0] for cell in self.ins)
+        g, sm, y = (self.context.backend.contiguous(cell[0]) for cell in self.ins)
         c = self.context
         out = c.backend.allocate(sm.shape, self.dtype)
         if out.size:
