@@ -31,7 +31,6 @@ from .data import DataError, Dataset, check_features, check_labels
 from .rundir import atomic_write
 
 
-
 class TrainingError(RuntimeError):
     """Training cannot go on (for example the loss became NaN)."""
 

@@ -3,6 +3,8 @@
 ``FusedReduce``: one pass over memory instead of one per op."""
 from __future__ import annotations
 
+import functools
+
 from ..fgraph import FunctionGraph
 from ..graph import Constant
 from ..ops.elemwise import Elemwise
@@ -21,9 +23,15 @@ def _fusable(node) -> bool:
 def _target():
     """The renderer of the configured device: a group grows only by ops it can compile, so
     one unsupported op does not send a whole fused kernel back to Python."""
-    from ..codegen import renderer_for, target_of
+    from ..codegen import target_of
     from ..config import config
-    return renderer_for(target_of(config.device))
+    return _renderer(target_of(config.device))
+
+
+@functools.lru_cache(maxsize=None)
+def _renderer(target: str):
+    from ..codegen import renderer_for
+    return renderer_for(target)
 
 
 def _inline_constant(var) -> bool:
