@@ -99,3 +99,80 @@ def test_dense_products_and_the_mlp_step_on_the_gpu_equal_the_cpu(rng):
     np.testing.assert_allclose(costs, cpu_costs, rtol=1e-12)
     np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-10, atol=1e-14)
     assert [str(n.op) for n in step.maker.fgraph.toposort()].count("ToHost") == 1
+    from mlc.compiler.runtime.backend import get_backend
+    assert get_backend("cuda").blas() is not None, "the products above ran without cuBLAS"
+
+
+# ---------------------------------------------------------------- cuBLAS, without a GPU
+def _column_major_gemm(args, alpha, a_flat, b_flat, beta, c_flat):
+    """Reference BLAS: reads flat buffers as column-major matrices, as cuBLAS does."""
+    def matrix(flat, rows, cols, ld):
+        return np.lib.stride_tricks.as_strided(flat, (rows, cols), (flat.itemsize, ld * flat.itemsize))
+    ar, ac = (args.m, args.k) if args.transa == 0 else (args.k, args.m)
+    br, bc = (args.k, args.n) if args.transb == 0 else (args.n, args.k)
+    a, b = matrix(a_flat, ar, ac, args.lda), matrix(b_flat, br, bc, args.ldb)
+    c = matrix(c_flat, args.m, args.n, args.ldc)
+    c[...] = alpha * (a if args.transa == 0 else a.T) @ (b if args.transb == 0 else b.T) + beta * c
+
+
+def _layout(rng, shape, kind):
+    """A row-major view of ``shape`` as mlc's device arrays come: contiguous, transposed, or
+    a row-major matrix with padded rows; returned with its flat buffer (the view starts at 0)."""
+    r, c = shape
+    if kind == "transposed":
+        flat = rng.normal(size=r * c)
+        return np.lib.stride_tricks.as_strided(flat, shape, (8, 8 * r)), flat
+    pad = 3 if kind == "padded" else 0
+    flat = rng.normal(size=r * (c + pad))
+    return np.lib.stride_tricks.as_strided(flat, shape, (8 * (c + pad), 8)), flat
+
+
+@pytest.mark.parametrize("M,N,K", [(5, 7, 3), (1, 4, 6), (6, 1, 2), (3, 5, 1), (1, 1, 1)])
+@pytest.mark.parametrize("x_kind", ["contiguous", "transposed", "padded"])
+@pytest.mark.parametrize("y_kind", ["contiguous", "transposed", "padded"])
+def test_cublas_arguments_compute_the_row_major_product(rng, M, N, K, x_kind, y_kind):
+    from mlc.compiler.runtime.cuda.cublas import gemm_arguments
+    x, x_flat = _layout(rng, (M, K), x_kind)
+    y, y_flat = _layout(rng, (K, N), y_kind)
+    out, out_flat = _layout(rng, (M, N), "padded" if x_kind == "padded" else "contiguous")
+    z = out.copy()
+    elements = lambda a: tuple(s // 8 for s in a.strides)  # noqa: E731
+    args = gemm_arguments(M, N, K, elements(x), elements(y), elements(out))
+    _column_major_gemm(args, 0.5, y_flat, x_flat, 2.0, out_flat)
+    np.testing.assert_allclose(out, 0.5 * x @ y + 2.0 * z, rtol=1e-12)
+
+
+def test_cublas_arguments_refuse_layouts_blas_cannot_read():
+    from mlc.compiler.runtime.cuda.cublas import gemm_arguments
+    assert gemm_arguments(3, 4, 5, (0, 1), (4, 1), (4, 1)) is None  # a broadcast row
+    assert gemm_arguments(3, 4, 5, (5, 1), (4, 1), (1, 3)) is None  # a transposed output
+    assert gemm_arguments(3, 4, 2 ** 31, (2 ** 31, 1), (4, 1), (4, 1)) is None  # past BLAS's int
+
+
+def test_cublas_without_a_gpu_fails_with_a_clear_error():
+    from mlc.compiler.runtime.cuda import cublas
+    try:
+        cublas.load()
+    except cublas.CublasError as err:  # no library: the message says where it looked and what to install
+        assert "libcublas" in str(err) and "pip install nvidia-cublas" in str(err)
+        return
+    if _has_gpu():
+        pytest.skip("a CUDA device is present: the gpu tests use cuBLAS")
+    with pytest.raises(cublas.CublasError, match=r"cublasCreate failed: CUBLAS_STATUS_\w+"):
+        cublas.Handle()
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cublas_products_of_transposed_views_and_gemm_updates_on_the_gpu(cuda_device, rng, dtype):
+    x, y = T.matrix("x", dtype=dtype), T.matrix("y", dtype=dtype)
+    W = theano.shared(rng.normal(size=(6, 4)).astype(dtype), "W")
+    W0 = W.get_value()
+    f = theano.function([x, y], [T.dot(x.T, y), T.dot(y.T, x)], updates={W: W - 0.1 * T.dot(x.T, y)})
+    a, b = rng.normal(size=(9, 6)).astype(dtype), rng.normal(size=(9, 4)).astype(dtype)
+    first, second = f(a, b)
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(first, a.T @ b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(second, b.T @ a, rtol=tol, atol=tol)
+    np.testing.assert_allclose(W.get_value(), W0 - 0.1 * (a.T @ b), rtol=tol, atol=tol)

@@ -1,9 +1,10 @@
 """The CUDA backend (pycuda): kernels from ``codegen.gpu.CUDARenderer``, compiled to PTX by
 ``nvcc`` through the shared build cache (``toolchain``), loaded and launched with pycuda.
-``cuda`` is device 0, ``cudaN`` device N. Dense products use the same tiled GEMM kernel as
-OpenCL (cuBLAS is not wired in yet)."""
+``cuda`` is device 0, ``cudaN`` device N. Dense products go through cuBLAS (``cublas``) when
+libcublas loads, else through the tiled GEMM kernel that OpenCL uses too."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from ...codegen import Program
 from ..device import DeviceBackend, DeviceUnavailable
 from ..launch import cuda_grid
-from . import toolchain
+from . import cublas, toolchain
 
 
 def find_device(device: str) -> Any:
@@ -48,6 +49,33 @@ class CUDABackend(DeviceBackend):
         self.arch = f"sm_{major}{minor}"
         self.max_local = self.cu_device.get_attribute(cuda.device_attribute.MAX_THREADS_PER_BLOCK)
         self._dummy = cuda.mem_alloc(8)
+        self._blas: cublas.Handle | None | bool = None  # False: tried, none
+
+    # -- dense products ------------------------------------------------------------------
+    def blas(self) -> cublas.Handle | None:
+        """The cuBLAS handle, made on first use; None (after one warning) without libcublas."""
+        if self._blas is None:
+            try:
+                self._blas = cublas.Handle()
+            except cublas.CublasError as err:
+                warnings.warn(f"{err}; dense products on {self.device} use mlc's tiled kernel", stacklevel=2)
+                self._blas = False
+        return self._blas or None
+
+    def dense_product(self, alpha: Any, x: Any, y: Any, beta: Any, z: Any, out: Any) -> bool:
+        item = out.dtype.itemsize
+        elements = lambda a: tuple(s // item for s in a.strides)  # noqa: E731
+        (M, K), N = x.shape, y.shape[1]
+        args = cublas.gemm_arguments(M, N, K, elements(x), elements(y), elements(out))
+        fits = z is None or z is out or (z.shape == out.shape and z.flags.c_contiguous)
+        handle = self.blas() if args is not None and fits else None
+        if handle is None:
+            return False
+        if z is not None and z is not out:
+            import pycuda.driver as cuda
+            cuda.memcpy_dtod(out.gpudata, z.gpudata, out.nbytes)
+        handle.gemm(out.dtype.name, args, alpha.ptr, y.ptr, x.ptr, beta.ptr, out.ptr)
+        return True
 
     # -- memory ----------------------------------------------------------------------
     def allocate(self, shape: tuple, dtype: str) -> Any:

@@ -6,6 +6,7 @@
 - code: ``compile(program)`` (a loaded module), ``kernel(module, name)`` (a launcher called
   as ``launch(global_size, local_size, *args)``), ``buffer(array)`` (a kernel argument for
   an array), ``int64(values)`` (a small read-only device array);
+- optional: ``dense_product`` (a vendor BLAS);
 - limits: ``max_local`` (work-group size), ``fp64`` (float64 support).
 """
 from __future__ import annotations
@@ -40,6 +41,11 @@ class DeviceBackend:
         """``array``, or a C-contiguous copy of a view (for kernels that index it flat; views
         come only from dimshuffles, so this copy is rare)."""
         return array if array.flags.c_contiguous else self.to_device(self.to_host(array))
+
+    def dense_product(self, alpha: Any, x: Any, y: Any, beta: Any, z: Any, out: Any) -> bool:
+        """``out = alpha x @ y + beta z`` (``z`` None for a plain product) through a vendor
+        BLAS; False when the backend has none for these operands (the tiled kernel runs)."""
+        return False
 
     def build(self, program: Program) -> Any:
         """The loaded module of ``program`` (built once per backend)."""

@@ -210,7 +210,8 @@ def dimshuffle_thunk(node: Apply, ins: list, outs: list, context: DeviceContext)
 
 
 class GemmThunk:
-    """Dense products on the device with the tiled kernel: ``Dot`` (2-d) and ``Gemm``."""
+    """Dense products on the device: ``Dot`` (2-d) and ``Gemm``, through the backend's BLAS
+    where it has one (``dense_product``), else the tiled kernel."""
 
     def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
         self.node, self.ins, self.out, self.context = node, ins, outs[0], context
@@ -243,7 +244,7 @@ class GemmThunk:
         else:
             out = self.context.backend.allocate(shape, self.dtype)
         M, N, K = shape[0], shape[1], x.shape[1]
-        if out.size:
+        if out.size and not self.context.backend.dense_product(alpha, x, y, beta, z, out):
             item = np.dtype(self.dtype).itemsize
             zs = [0, 0] if z is None else [0 if z.shape[d] == 1 else z.strides[d] // item for d in (0, 1)]
             global_size, local = gemm_launch(M, N)
