@@ -14,7 +14,7 @@ import glob
 import os
 import shutil
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 OP_N, OP_T = 0, 1
 POINTER_MODE_DEVICE = 1
