@@ -67,11 +67,28 @@ def debugprint(obj: Any, file: Any = None, print_type: bool = False, depth: int 
 
     for out in outputs:
         visit(out, "", 0)
+    compiled = hasattr(obj, "maker")
+    inner_ops = list(dict.fromkeys(n.op for n in _nodes(outputs) if hasattr(n.op, "inner_outputs")))
+    if inner_ops:
+        lines.append("")
+        lines.append("Inner graphs:")
+    for op in inner_ops:
+        # of a compiled function: the inner graph as rewritten and compiled (fused kernels shown)
+        inner = op.compiled().function.maker.fgraph.outputs if compiled else op.inner_outputs
+        lines.append("")
+        lines.append(f"{op}")
+        for out in inner:
+            visit(out, " >", 0)
     text = "\n".join(lines) + "\n"
     if file == "str":
         return text
     (file or sys.stdout).write(text)
     return None
+
+
+def _nodes(outputs: list) -> list:
+    from .graph import toposort
+    return toposort(outputs)
 
 
 def pp(var: Variable) -> str:
