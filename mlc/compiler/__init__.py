@@ -11,14 +11,13 @@ from .config import config
 from . import tensor  # noqa: F401
 from .function import Function, In, Out, Param, function
 from .gradient import disconnected_grad, grad, hessian, jacobian, verify_grad
-from .graph import Apply, Constant, Op, Variable, clone_replace
+from .graph import Apply, Constant, Op, Variable, clone, clone_replace
 from .mode import Mode
 from .printing import debugprint, pp
 from .sharedvalue import SharedVariable, shared
 from . import gradient, printing, scan_module  # noqa: F401
 from .scan_module import foldl, foldr, map, reduce, scan  # noqa: A004
 
-clone = clone_replace
 
 __all__ = ["config", "function", "shared", "grad", "In", "Out", "Param", "Function", "Mode",
            "jacobian", "hessian", "verify_grad", "disconnected_grad", "debugprint", "pp",

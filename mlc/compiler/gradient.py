@@ -279,3 +279,6 @@ def verify_grad(fun, pt: Sequence[Any], n_tests: int = 2, rng: Any = None, eps: 
                     f"verify_grad: gradient of input {k} (shape {pt[k].shape}) disagrees with finite "
                     f"differences at element {worst}: symbolic {np.asarray(s)[worst]!r}, numeric "
                     f"{np.asarray(n)[worst]!r} (abs_tol={abs_tol}, rel_tol={rel_tol}, test {test})")
+
+
+from .directional import Lop, Rop, consider_constant, grad_clip, grad_scale, subgraph_grad  # noqa: E402,F401

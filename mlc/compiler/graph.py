@@ -60,6 +60,26 @@ class Variable:
         var.tag = Tag(**vars(self.tag))
         return var
 
+    def eval(self, inputs_to_values: Mapping["Variable", Any] | None = None) -> Any:
+        """This variable's value, given a value for each input it needs: compiled once per set
+        of inputs, then cached on the variable.
+
+        >>> import mlc.compiler.tensor as T
+        >>> x = T.dscalar("x")
+        >>> float((x * 2).eval({x: 3.0}))
+        6.0
+        """
+        from .function import function
+        values = dict(inputs_to_values or {})
+        inputs = tuple(sorted(values, key=id))
+        cache = self.__dict__.setdefault("_eval_cache", {})
+        if inputs not in cache:
+            cache[inputs] = function(list(inputs), self, on_unused_input="ignore")
+        return cache[inputs](*[values[v] for v in inputs])
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_eval_cache"}
+
     def __str__(self) -> str:
         if self.name is not None:
             return self.name
@@ -242,6 +262,19 @@ def clone_replace(outputs: Sequence[Variable], replace: Mapping[Variable, Variab
             for old, new in zip(node.outputs, new_node.outputs):
                 memo[id(old)] = new
     return [memo.get(id(o), o) for o in outputs]
+
+
+def clone(output: Variable | Sequence[Variable], replace: Any = None, strict: bool = True,
+          share_inputs: bool = True) -> Any:
+    """Theano's ``theano.clone``: ``output`` (one variable or a list) rebuilt with each key of
+    ``replace`` (a dict or pairs) substituted by its value."""
+    pairs = dict(replace.items() if isinstance(replace, Mapping) else (replace or []))
+    if not strict:
+        from .tensor.basic import as_tensor_variable
+        pairs = {k: v if isinstance(v, Variable) else as_tensor_variable(v) for k, v in pairs.items()}
+    if isinstance(output, Variable):
+        return clone_replace([output], pairs)[0]
+    return clone_replace(list(output), pairs)
 
 
 def is_same_graph(a: Variable, b: Variable) -> bool:

@@ -100,3 +100,10 @@ def test_against_pytensor_gradient(rng):
     got = theano.function([x, y], T.grad(c, [x, y]))(v, w)
     for g, r in zip(got, ref):
         np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
+def test_gradient_through_dropping_a_broadcastable_axis_to_a_scalar():
+    x = T.dvector("x")
+    y = T.shape_padleft(x.sum()).dimshuffle()  # (1,) → 0-d
+    g = theano.function([x], theano.grad(y * 3, x))(np.ones(2))
+    assert g.tolist() == [3.0, 3.0]

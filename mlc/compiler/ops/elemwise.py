@@ -80,7 +80,7 @@ class DimShuffle(Op):
         for d in range(x.ndim):
             order.append(gz_kept[self.shuffle.index(d)] if d in self.shuffle else "x")
         T, _ = _tensor()
-        return [T.dimshuffle(gz, order) if gz.ndim else gz]
+        return [T.dimshuffle(gz, order) if order or gz.ndim else gz]
 
 
 class Elemwise(Op):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..directional import GradientOnly
+from ..gradient import DisconnectedGrad
 from ..graph import Constant
 from ..ops.elemwise import DimShuffle, Elemwise
 from ..ops.reduce import Reduce
@@ -211,8 +213,13 @@ def useless_identity(fgraph, node):
     return [node.inputs[0]]
 
 
+@node_rewriter([DisconnectedGrad, GradientOnly])
+def backward_only_identity(fgraph, node):
+    """Ops that only change the backward pass are identities once the gradient is built."""
+    return [node.inputs[0]]
+
 
 CANONICALIZE = WalkingPass("canonicalize", [
     flatten_add_mul, collect_constants, identity_elements, add_repeated, useless_fill, sub_rules, neg_neg, div_rules, exp_log,
-    reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, useless_identity])
+    reduce_of_reduce, dimshuffle_rules, useless_rebroadcast, useless_identity, backward_only_identity])
 SHAPES = WalkingPass("shapes", [shape_entry])

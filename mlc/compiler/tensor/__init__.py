@@ -9,7 +9,8 @@ from .basic import (abs_, add, cast, clip, dimshuffle, elemwise_op, floatX, mul,
                     tensor)
 from .subtensor import getitem, inc_subtensor, set_subtensor  # noqa: F401
 from .variable import TensorConstant, TensorVariable, as_tensor_variable, constant  # noqa: F401
-from ..gradient import disconnected_grad, grad, hessian, jacobian, verify_grad, zero_grad  # noqa: F401
+from ..gradient import (Lop, Rop, disconnected_grad, grad, hessian, jacobian, verify_grad,  # noqa: F401
+                        zero_grad)
 from ..sharedvalue import TensorSharedVariable  # noqa: F401
 from ..types import TensorType  # noqa: F401
 

@@ -23,7 +23,7 @@ def tensor(dtype: Any = None, broadcastable: Sequence[bool] = (), name: str | No
 
 _PATTERNS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (True, False),
              "col": (False, True), "tensor3": (False,) * 3, "tensor4": (False,) * 4,
-             "tensor5": (False,) * 5}
+             "tensor5": (False,) * 5, "tensor6": (False,) * 6, "tensor7": (False,) * 7}
 _PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32",
              "d": "float64", "c": "complex64", "z": "complex128"}
 
@@ -43,19 +43,23 @@ _module = sys.modules[__name__]
 for _kind in _PATTERNS:
     setattr(_module, _kind, _make_constructor(_kind, None))
     for _prefix, _dtype in _PREFIXES.items():
-        setattr(_module, _prefix + _kind, _make_constructor(_kind, _dtype))
+        # As in Theano, ``T.dmatrix`` is the type itself; calling it makes a variable.
+        setattr(_module, _prefix + _kind, TensorType(_dtype, _PATTERNS[_kind]))
 
 
 def _make_plural(kind: str, fixed_dtype: str | None):
     single = getattr(_module, (fixed_dtype and [p for p, d in _PREFIXES.items() if d == fixed_dtype][0] or "") + kind)
 
-    def constructor(*names: str, dtype: Any = None) -> list:
-        if len(names) == 1 and isinstance(names[0], int):
-            names = tuple([None] * names[0])
-        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
-            names = tuple(n.strip() for n in names[0].split(","))
+    def constructor(*names: Any, dtype: Any = None) -> Any:
+        if names and isinstance(names[0], int):
+            names = (None,) * names[0]
+        elif len(names) == 1:  # Theano's: one string gives one variable per character (or comma-separated name)
+            names = tuple(n.strip() for n in names[0].split(",")) if "," in names[0] else tuple(names[0])
+            if len(names) == 1:
+                return single(names[0]) if fixed_dtype else single(names[0], dtype)
         return [single(n) if fixed_dtype else single(n, dtype) for n in names]
-    constructor.__doc__ = f"Several symbolic {kind}s at once: ``a, b = ...('a', 'b')``."
+    constructor.__doc__ = (f"Several symbolic {kind}s at once: ``a, b = ...('a', 'b')``, ``...('ab')`` or "
+                           "``...(2)`` (unnamed).")
     return constructor
 
 

@@ -21,17 +21,24 @@ def relu(x: Any, alpha: float = 0) -> TensorVariable:
     return _T.switch(_T.gt(x, 0), x, alpha * x)
 
 
+def _row_of_vector(x: Any) -> Any:
+    """Theano 1.0 gives a vector's softmax as a ``(1, n)`` row; ported code indexes it so."""
+    x = _T.as_tensor_variable(x)
+    return _T.shape_padleft(x) if x.ndim == 1 else x
+
+
 def softmax(x: Any, axis: int = -1) -> TensorVariable:
-    """``exp(x) / sum(exp(x))`` along ``axis`` (rows of a matrix by default), computed stably."""
-    return Softmax(axis)(x)
+    """``exp(x) / sum(exp(x))`` along ``axis`` (rows of a matrix by default), computed stably.
+    A vector gives a ``(1, n)`` row, as in Theano 1.0."""
+    return Softmax(axis)(_row_of_vector(x))
 
 
 softmax_op = softmax
 
 
 def log_softmax(x: Any, axis: int = -1) -> TensorVariable:
-    """``log(softmax(x))`` computed without overflow or ``log(0)``."""
-    return LogSoftmax(axis)(x)
+    """``log(softmax(x))`` computed without overflow or ``log(0)`` (a vector gives a row)."""
+    return LogSoftmax(axis)(_row_of_vector(x))
 
 
 logsoftmax = log_softmax

@@ -10,6 +10,9 @@ from ..graph import Constant, Variable
 from ..types import TensorType
 
 
+_COMPARISONS = ("lt", "le", "gt", "ge")
+
+
 class _TensorMethods:
     """Operators and methods shared by symbolic tensors, constants and shared tensors."""
 
@@ -50,8 +53,14 @@ class _TensorMethods:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        raise TypeError("a symbolic variable has no truth value; use T.switch / T.and_ / T.eq "
-                        "to build a condition into the graph")
+        # Theano 1.0: a variable is true (``if not W:`` tests presence), but the result of a
+        # comparison refuses, so that ``a < b < c`` (Python's ``(a < b) and (b < c)``) fails loudly.
+        owner = getattr(self, "owner", None)
+        if owner is not None and getattr(getattr(owner.op, "scalar_op", None), "name", None) in _COMPARISONS:
+            raise TypeError("the result of a symbolic comparison has no truth value (a chained comparison "
+                            "like a < b < c?); use T.and_(a < b, b < c), T.switch, or T.eq to build it "
+                            "into the graph")
+        return True
 
     def __iter__(self):
         raise TypeError("a symbolic tensor cannot be iterated; index it with x[i] instead")
