@@ -15,11 +15,11 @@ from .graph import Apply, Constant, Op, Variable, clone, clone_replace
 from .mode import Mode
 from .printing import debugprint, pp
 from .sharedvalue import SharedVariable, shared
-from . import gradient, printing, scan_module  # noqa: F401
+from . import gradient, ifelse, printing, scan_module  # noqa: F401
 from .scan_module import foldl, foldr, map, reduce, scan  # noqa: A004
 
 
 __all__ = ["config", "function", "shared", "grad", "In", "Out", "Param", "Function", "Mode",
            "jacobian", "hessian", "verify_grad", "disconnected_grad", "debugprint", "pp",
            "Variable", "Constant", "Apply", "Op", "SharedVariable", "clone", "tensor", "printing",
-           "scan", "map", "reduce", "foldl", "foldr", "scan_module"]
+           "scan", "map", "reduce", "foldl", "foldr", "scan_module", "ifelse"]

@@ -51,7 +51,7 @@ class Linked:
         storage: dict = {}
         for v in fgraph.inputs:
             storage[v] = v.container if isinstance(v, SharedVariable) else [None]
-        vm = VM(self.nodes, storage, self.make_thunk)
+        vm = VM(self.nodes, storage, self.make_thunk, fgraph.outputs)
         for out in fgraph.outputs:
             if out not in storage:
                 storage[out] = [getattr(out, "data", None)]

@@ -49,7 +49,8 @@ class VM:
     """
 
     def __init__(self, nodes: Sequence[Apply], storage: dict[Variable, list],
-                 make_thunk: Callable[[Apply, list, list], Thunk] | None = None) -> None:
+                 make_thunk: Callable[[Apply, list, list], Thunk] | None = None,
+                 outputs: Sequence[Variable] = ()) -> None:
         # Commit nodes' outputs feed only the function's outputs (the in-place rewrite
         # guarantees it), so every other node can run before them.
         commits = [n for n in nodes if destroys_shared(n)]
@@ -70,10 +71,12 @@ class VM:
             self.steps.append((node, ins, outs, thunk))
             self.calls.append(thunk if thunk is not None else _perform_call(node, ins, outs))
         self.commit = None
-        if len(commits) > 1:
-            first = len(self.nodes) - len(commits)
+        first = len(self.nodes) - len(commits) if len(commits) > 1 else len(self.nodes)
+        if first < len(self.nodes):
             self.commit = Commit(self.steps[first:], self.calls[first:])
-            del self.calls[first:]
+        from .lazy import lazy_calls
+        self.calls, self.call_nodes = lazy_calls(self.nodes[:first], self.calls[:first], self.steps, outputs)
+        self._ins = {step[0]: step[1] for step in self.steps}
 
     def __call__(self) -> None:
         i = 0
@@ -88,8 +91,8 @@ class VM:
 
     def error(self, err: BaseException, i: int = 0) -> BaseException:
         """``err``, raised by step ``i``, re-raised with that node's description."""
-        node, ins, _, _ = self.steps[i]
-        return node_error(node, err, [c[0] for c in ins])
+        node = self.call_nodes[i]
+        return node_error(node, err, [c[0] for c in self._ins[node]])
 
     @property
     def run(self) -> Callable[[], None]:
