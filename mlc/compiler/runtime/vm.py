@@ -91,6 +91,8 @@ class VM:
 
     def error(self, err: BaseException, i: int = 0) -> BaseException:
         """``err``, raised by step ``i``, re-raised with that node's description."""
+        if getattr(err, "_mlc_node", None) is not None or not self.call_nodes:
+            return err  # described where it was raised (a branch, the commit)
         node = self.call_nodes[i]
         return node_error(node, err, [c[0] for c in self._ins[node]])
 
