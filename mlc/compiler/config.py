@@ -84,6 +84,7 @@ PARAMS: dict[str, Param] = {
     "openmp_elemwise_minsize": Param(500_000, "smallest loop run with OpenMP threads", _int),
     "optimizer_excluding": Param("", "rewrite passes to skip, separated by ':'", _str),
     "on_unused_input": Param("raise", "default on_unused_input of function()", _choice("raise", "warn", "ignore")),
+    "profile": Param(False, "profile every function (per-node times), printed at exit", _bool),
     "compute_test_value": Param("off", "accepted for Theano compatibility; mlc does not use test values",
                                 _choice("off", "ignore", "warn", "raise")),
 }

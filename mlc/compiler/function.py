@@ -8,147 +8,35 @@
 """
 from __future__ import annotations
 
+import copy
 import threading
-import warnings
-from collections import OrderedDict
+import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .config import config
 from .fgraph import FunctionGraph, memory_sources
-from .graph import Constant, Variable, clone_replace, graph_inputs
+from .graph import Constant, Variable, graph_inputs
 from .mode import Mode
 from . import sharedvalue
 from .runtime.linker import settle
 from .sharedvalue import SharedVariable
 from .tensor.variable import as_tensor_variable
 from .types import TensorType
-
+from .function_spec import (In, MissingInputError, Out, Param, UnusedInputError, _apply_givens,  # noqa: F401
+                            _check_inputs, _collect_default_updates, _fit_input_update, _normalize_updates)
 
 # Held by every call that updates shared variables, from reading them to writing them.
 UPDATES_LOCK = threading.RLock()
 
 
-class UnusedInputError(ValueError):
-    """An input of ``function`` is not used to compute any output or update."""
-
-
-class MissingInputError(ValueError):
-    """The outputs need a variable that is neither an input nor shared nor constant."""
-
-
-class In:
-    """An input with options: ``In(x, value=default, name=...)``."""
-
-    def __init__(self, variable: Variable, name: str | None = None, value: Any = None,
-                 borrow: bool = False, mutable: bool = False, strict: bool = False,
-                 allow_downcast: bool | None = None) -> None:
-        self.variable = variable
-        self.name = name or variable.name
-        self.value = value
-        self.has_default = value is not None
-        self.borrow, self.mutable, self.strict, self.allow_downcast = borrow, mutable, strict, allow_downcast
-
-
-Param = In
-
-
-class Out:
-    """An output with options: ``Out(y, borrow=True)`` may return an internal buffer."""
-
-    def __init__(self, variable: Variable, borrow: bool = False) -> None:
-        self.variable, self.borrow = variable, borrow
-
-
-def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
-    if updates is None:
-        return []
-    if isinstance(updates, Mapping):
-        if not isinstance(updates, (OrderedDict, dict)):
-            updates = dict(updates)
-        pairs = list(updates.items())
-    else:
-        pairs = list(updates)
-    result, seen = [], set()
-    for i, pair in enumerate(pairs):
-        try:
-            var, value = pair
-        except (TypeError, ValueError):
-            raise TypeError(f"updates: entry {i} must be a (shared variable, new value) pair, got {pair!r}") from None
-        if not isinstance(var, SharedVariable):
-            raise TypeError(f"updates: entry {i} updates {var}, which is not a shared variable "
-                            "(only shared variables can be updated)")
-        if id(var) in seen:
-            raise ValueError(f"updates: shared variable {var} is updated twice")
-        seen.add(id(var))
-        value = value if isinstance(value, Variable) else as_tensor_variable(value)
-        result.append((var, _fit_update(var, value)))
-    return result
-
-
-def _fit_update(var: SharedVariable, value: Variable) -> Variable:
-    from .tensor import basic as T
-    if value.type == var.type:
-        return value
-    if not isinstance(var.type, TensorType):
-        raise TypeError(f"update of {var}: expected {var.type}, got {value.type}")
-    if value.ndim != var.ndim:
-        raise TypeError(f"update of shared variable {var}: the new value is {value.ndim}-d "
-                        f"({value.type}) but the variable is {var.ndim}-d ({var.type})")
-    if value.dtype != var.dtype:
-        if not np.can_cast(value.dtype, var.dtype, "same_kind") or (
-                var.dtype.startswith("float") and np.dtype(value.dtype).itemsize > np.dtype(var.dtype).itemsize):
-            raise TypeError(f"update of shared variable {var}: the new value has dtype {value.dtype} but the "
-                            f"variable is {var.dtype}; cast the update (e.g. .astype('{var.dtype}'))")
-        value = T.cast(value, var.dtype)
-    return T.patternbroadcast(value, var.broadcastable)
-
-
-def _collect_default_updates(outputs: list[Variable], updates: list, no_default_updates: Any) -> None:
-    """Add the ``default_update`` of shared variables the graph reads (e.g. random generators)."""
-    updated = {id(v) for v, _ in updates}
-    frontier = outputs + [u for _, u in updates]
-    while True:
-        added = []
-        for v in graph_inputs(frontier):
-            if (isinstance(v, SharedVariable) and v.default_update is not None and id(v) not in updated
-                    and not (no_default_updates is True or (no_default_updates and v in no_default_updates))):
-                updated.add(id(v))
-                added.append((v, _fit_update(v, v.default_update)))
-        if not added:
-            return
-        updates.extend(added)
-        frontier = [u for _, u in added]
-
-
-def _apply_givens(variables: list[Variable], givens: Any) -> list[Variable]:
-    if not givens:
-        return variables
-    pairs = list(givens.items()) if isinstance(givens, Mapping) else list(givens)
-    replace = {}
-    for var, new in pairs:
-        if not isinstance(var, Variable):
-            raise TypeError(f"givens: key {var!r} is not a symbolic variable")
-        new = new if isinstance(new, Variable) else as_tensor_variable(new)
-        if isinstance(var.type, TensorType):
-            if new.ndim != var.ndim:
-                raise TypeError(f"givens: {var} is {var.ndim}-d ({var.type}) but its replacement {new} is "
-                                f"{new.ndim}-d ({new.type})")
-            if new.dtype != var.dtype:
-                if not np.can_cast(new.dtype, var.dtype, "safe"):
-                    raise TypeError(f"givens: {var} has dtype {var.dtype} but its replacement has dtype "
-                                    f"{new.dtype}; cast the replacement")
-                from .tensor import basic as T
-                new = T.cast(new, var.dtype)
-        replace[var] = new
-    return clone_replace(variables, replace)
-
-
 class FunctionMaker:
     """What ``function`` built: the rewritten ``fgraph`` and the schedule that runs it."""
 
-    def __init__(self, inputs: list[In], outputs: list[Variable], updates: list, mode: Mode) -> None:
+    def __init__(self, inputs: list[In], outputs: list[Variable], updates: list, mode: Mode,
+                 profile: Any = None) -> None:
+        started = time.perf_counter()
         self.inputs, self.mode = inputs, mode
         input_vars = [i.variable for i in inputs]
         shared = [v for v in graph_inputs(outputs + [u for _, u in updates], stop=input_vars)
@@ -162,11 +50,16 @@ class FunctionMaker:
         from .rewrite import optimize
         from .runtime.linker import link
         optimize(self.fgraph, mode)
-        self.linked = link(self.fgraph, mode, len(input_vars))
+        rewritten = time.perf_counter()
+        self.linked = link(self.fgraph, mode, len(input_vars), profile)
         self.fgraph = self.linked.fgraph  # with the device transfers, if any
         first = self.linked.instance()
         self.vm = first.vm  # the first instance's, for inspection (debugprint, tests)
         self.instances = [first]  # idle instances, taken by one call at a time
+        if profile is not None:
+            profile.optimizer_time += rewritten - started
+            profile.linker_time += time.perf_counter() - rewritten
+            profile.compile_time += time.perf_counter() - started
 
 
 class Function:
@@ -174,10 +67,14 @@ class Function:
 
     def __init__(self, inputs: list[In], outputs: list[Variable], output_kind: Any, updates: list,
                  mode: Mode, name: str | None, allow_input_downcast: bool | None,
-                 spec: tuple) -> None:
+                 spec: tuple, profile: Any = None, state_updates: Sequence[Variable] = ()) -> None:
         self.name = name
-        self.maker = FunctionMaker(inputs, outputs, updates, mode)
+        self.profile = profile
+        # Inputs kept as state (In(x, update=...)): their next values are extra outputs.
+        self._states = [k for k, spec_ in enumerate(inputs) if spec_.update is not None]
+        self.maker = FunctionMaker(inputs, outputs + list(state_updates), updates, mode, profile)
         self.input_specs = inputs
+        self.defaults = [spec_.value for spec_ in inputs]
         self.output_kind = output_kind
         self.n_outputs = len(outputs)
         self.updated_shared = [var for var, _ in updates]
@@ -226,9 +123,9 @@ class Function:
             values[self._positions[key]] = value
         for i, (spec, value) in enumerate(zip(specs, values)):
             if value is _MISSING:
-                if not spec.has_default:
+                if self.defaults[i] is None:
                     raise TypeError(f"missing {self._what(i)}")
-                values[i] = spec.value
+                values[i] = self.defaults[i]
         return values
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -263,8 +160,11 @@ class Function:
                         a for a in args if isinstance(a, np.ndarray)]
                     results = [_private(r, protected) if alias else r for r, alias in zip(results, self._may_alias)]
                 # Every update was computed before any is applied: a failure above changes nothing.
-                for var, value in zip(self.updated_shared, results[self.n_outputs:]):
+                first_update = self.n_outputs + len(self._states)
+                for var, value in zip(self.updated_shared, results[first_update:]):
                     var.container[0] = value
+                for k, value in zip(self._states, results[self.n_outputs:first_update]):
+                    self.defaults[k] = value
             finally:
                 if lock is not None:
                     lock.release()
@@ -278,6 +178,42 @@ class Function:
         if kind == "list":
             return results[:n]
         return dict(zip(kind, results))
+
+    def _position(self, key: Any) -> int:
+        for k, spec in enumerate(self.input_specs):
+            if key is spec.variable or key is spec or (isinstance(key, str) and key == spec.name):
+                return k
+        raise KeyError(f"{key!r} is not an input of this function")
+
+    def __getitem__(self, key: Any) -> Any:
+        """The stored value (default or state) of an input, by variable or name: ``f[x]``."""
+        return self.defaults[self._position(key)]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        k = self._position(key)
+        self.defaults[k] = self._converters[k](value)
+
+    def copy(self, share_memory: bool = False, swap: Mapping | None = None, delete_updates: bool = False,
+             name: str | None = None) -> "Function":
+        """A new function computing the same thing: with ``swap`` ({shared variable: another of
+        the same type}) it reads and updates the other shared variables; ``delete_updates``
+        drops the updates; input states start from this function's current values."""
+        specs, outputs, update_pairs, mode, old_name, allow = self._spec
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable) or old.type != new.type:
+                raise TypeError(f"copy: swap maps shared variables to shared variables of the same type; "
+                                f"got {old!r} → {new!r}")
+        new_specs = []
+        for spec, value in zip(specs, self.defaults):
+            clone = copy.copy(spec)
+            clone.value = value if share_memory or not isinstance(value, np.ndarray) else value.copy()
+            clone.has_default = value is not None
+            new_specs.append(clone)
+        updates = [] if delete_updates else [(swap.get(var, var), value) for var, value in update_pairs]
+        return function(new_specs, outputs, mode=mode, updates=updates, givens=list(swap.items()) or None,
+                        name=name or old_name, allow_input_downcast=allow, on_unused_input="ignore",
+                        no_default_updates=True, profile=self.profile)
 
     def kernel_source(self, target: str = "c") -> str:
         """The translation unit that ``target`` (``"c"``, ``"opencl"``, ``"cuda"``) would build
@@ -367,26 +303,21 @@ def function(inputs: Sequence[Any], outputs: Any = None, mode: Any = None, updat
     spec = (specs, outputs, update_pairs, mode, name, allow_input_downcast)
 
     _collect_default_updates(out_list, update_pairs, no_default_updates)
-    graph = _apply_givens(out_list + [u for _, u in update_pairs], givens)
-    out_list, update_pairs = graph[:len(out_list)], [(v, u) for (v, _), u in
-                                                      zip(update_pairs, graph[len(out_list):])]
-    _check_inputs(specs, out_list + [u for _, u in update_pairs], on_unused_input)
-    return Function(specs, out_list, kind, update_pairs, Mode.get(mode), name, allow_input_downcast, spec)
+    states = [_fit_input_update(k, s) for k, s in enumerate(specs) if s.update is not None]
+    graph = _apply_givens(out_list + states + [u for _, u in update_pairs], givens)
+    n_out, n_state = len(out_list), len(states)
+    out_list, states = graph[:n_out], graph[n_out:n_out + n_state]
+    update_pairs = [(v, u) for (v, _), u in zip(update_pairs, graph[n_out + n_state:])]
+    _check_inputs(specs, out_list + states + [u for _, u in update_pairs], on_unused_input)
+    return Function(specs, out_list, kind, update_pairs, Mode.get(mode), name, allow_input_downcast, spec,
+                    _profile_stats(profile, name), states)
 
 
-def _check_inputs(specs: list[In], outputs: list[Variable], on_unused_input: str) -> None:
-    input_vars = [s.variable for s in specs]
-    used = {id(v) for v in graph_inputs(outputs, stop=input_vars)}
-    for k, spec in enumerate(specs):
-        if id(spec.variable) not in used:
-            label = f"{spec.name!r}" if spec.name else str(spec.variable.type)
-            message = (f"function: input {label} (position {k}) is not used to compute any output or update; "
-                       "pass on_unused_input='ignore' (or 'warn') to allow it")
-            if on_unused_input == "raise":
-                raise UnusedInputError(message)
-            if on_unused_input == "warn":
-                warnings.warn(message, stacklevel=3)
-    for v in graph_inputs(outputs, stop=input_vars):
-        if id(v) not in {id(i) for i in input_vars} and not isinstance(v, (Constant, SharedVariable)):
-            raise MissingInputError(f"function: the outputs need {v!r} ({v.type}), which is not among the "
-                                    "inputs; add it to the inputs list (or replace it with givens)")
+def _profile_stats(profile: Any, name: str | None) -> Any:
+    """The ``ProfileStats`` that ``profile=`` (or ``config.profile``) asks for, or None."""
+    from .compile.profiling import ProfileStats
+    if isinstance(profile, ProfileStats):
+        return profile
+    if profile or config.profile:
+        return ProfileStats(profile if isinstance(profile, str) else name, atexit_print=config.profile)
+    return None

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .config import config
@@ -29,27 +30,38 @@ class Mode:
             raise ValueError(f"unknown linker {linker!r}; valid: 'py', 'c', 'debug'")
         if optimizer not in ("fast_run", "fast_compile", "none"):
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: 'fast_run', 'fast_compile', 'none'")
-        self.linker, self.optimizer, self.excluded = linker, optimizer, tuple(excluded)
+        self.linker, self.optimizer, self.excluded = linker, optimizer, tuple(_PASS_ALIASES.get(e, e) for e in excluded)
         self.compiled, self.check = linker != "py", linker == "debug"
         self.name = name or f"Mode({linker}, {optimizer})"
 
+    # Wrapped around every node's run: ``watch(position, node, ins, outs, call, compiled) -> call``
+    # (``NanGuardMode``, ``MonitorMode`` add theirs).
+    watchers: tuple = ()
+
+    def _with(self, excluded: tuple, name: str) -> "Mode":
+        mode = copy.copy(self)  # keeps a subclass's watchers
+        mode.excluded, mode.name = tuple(_PASS_ALIASES.get(e, e) for e in excluded), name
+        return mode
+
     def excluding(self, *names: str) -> "Mode":
-        """This mode without the named rewrite passes (or rewrites)."""
-        return Mode(self.linker, self.optimizer, self.excluded + names, self.name + f"-{'-'.join(names)}")
+        """This mode without the named rewrite passes (or rewrites); Theano's names
+        (``local_elemwise_fusion``, ``inplace``...) are understood."""
+        return self._with(self.excluded + names, self.name + f"-{'-'.join(names)}")
 
     def including(self, *names: str) -> "Mode":
         """This mode with the named passes put back."""
-        return Mode(self.linker, self.optimizer, tuple(e for e in self.excluded if e not in names), self.name)
+        names = tuple(_PASS_ALIASES.get(n, n) for n in names)
+        return self._with(tuple(e for e in self.excluded if e not in names), self.name)
 
     def all_excluded(self) -> tuple:
         return self.excluded + tuple(filter(None, config.optimizer_excluding.split(":")))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mode) and (self.linker, self.optimizer, self.excluded) == (
-            other.linker, other.optimizer, other.excluded)
+        return isinstance(other, Mode) and (type(self), self.linker, self.optimizer, self.excluded) == (
+            type(other), other.linker, other.optimizer, other.excluded) and self.watchers == other.watchers
 
     def __hash__(self) -> int:
-        return hash((self.linker, self.optimizer, self.excluded))
+        return hash((type(self), self.linker, self.optimizer, self.excluded))
 
     def __repr__(self) -> str:
         return self.name
@@ -65,9 +77,16 @@ class Mode:
         return PREDEFINED[name]
 
 
+# Theano's names for mlc's passes, as ported scripts write them in excluding()/including().
+_PASS_ALIASES = {"local_elemwise_fusion": "fusion", "elemwise_fusion": "fusion", "fusion": "fusion",
+                 "inplace": "inplace", "inplace_opt": "inplace", "constant_folding": "constant_folding",
+                 "topo_constant_folding": "constant_folding", "merge": "merge", "canonicalize": "canonicalize",
+                 "stabilize": "stabilize", "specialize": "specialize"}
+
 PREDEFINED = {
     "FAST_RUN": Mode("c", "fast_run", name="FAST_RUN"),
     "FAST_COMPILE": Mode("py", "fast_compile", name="FAST_COMPILE"),
     "DEBUG": Mode("debug", "fast_run", name="DEBUG"),
+    "DebugMode": Mode("debug", "fast_run", name="DebugMode"),
     "PY": Mode("py", "fast_run", name="PY"),
 }

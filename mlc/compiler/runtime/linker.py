@@ -2,15 +2,18 @@
 (on the configured device's backend) or as Python ``perform``, and whether each is checked."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .. import sharedvalue
 from ..config import config
 from ..fgraph import FunctionGraph
+from ..graph import Apply
 from ..mode import Mode
 from ..types import TensorType
 from .backend import get_backend
-from .vm import VM
+from .vm import VM, perform_call
 
 
 class Instance:
@@ -18,16 +21,16 @@ class Instance:
     Threads calling one function each take their own instance; shared variables' cells
     (their containers) are common to all."""
 
-    def __init__(self, vm: VM, input_cells: list, output_cells: list) -> None:
+    def __init__(self, vm: VM, input_cells: list, output_cells: list, profile: Any = None) -> None:
         self.vm, self.input_cells, self.output_cells = vm, input_cells, output_cells
-        self.run = vm.run
+        self.run = vm.run if profile is None else profile.timed_call(vm.run)
 
 
 class Linked:
     """A rewritten graph bound to a backend; ``instance()`` makes independent runnable copies
     sharing the compiled kernels."""
 
-    def __init__(self, fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> None:
+    def __init__(self, fgraph: FunctionGraph, mode: Mode, n_inputs: int, profile: Any = None) -> None:
         make_thunk, backend = None, None
         if mode.compiled:
             backend = get_backend(config.device)
@@ -43,6 +46,10 @@ class Linked:
         if mode.check:
             from .debug import checked
             make_thunk = checked(make_thunk)
+        self.profile = profile
+        watchers = tuple(mode.watchers) + ((profile.watch,) if profile is not None else ())
+        if watchers:
+            make_thunk = watched(make_thunk, watchers, self.nodes)
         self.make_thunk = make_thunk
 
     def instance(self) -> Instance:
@@ -56,7 +63,7 @@ class Linked:
             if out not in storage:
                 storage[out] = [getattr(out, "data", None)]
         return Instance(vm, [storage[v] for v in fgraph.inputs[:self.n_inputs]],
-                        [storage[o] for o in fgraph.outputs])
+                        [storage[o] for o in fgraph.outputs], self.profile)
 
 
 def settle(residency: list) -> None:
@@ -71,6 +78,21 @@ def settle(residency: list) -> None:
             sharedvalue.on_device = True
 
 
-def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int) -> Linked:
-    """``fgraph`` bound to the configured device's backend (or Python ``perform``)."""
-    return Linked(fgraph, mode, n_inputs)
+def watched(make_thunk: Callable | None, watchers: tuple, nodes: list) -> Callable:
+    """A thunk maker whose every call is passed through each watcher:
+    ``watch(position, node, ins, outs, call, compiled) -> call`` (profiling, NaN guards, monitors)."""
+    position = {node: k for k, node in enumerate(nodes)}
+
+    def make(node: Apply, ins: list, outs: list) -> Callable:
+        thunk = make_thunk(node, ins, outs) if make_thunk else None
+        call = thunk if thunk is not None else perform_call(node, ins, outs)
+        for watch in watchers:
+            call = watch(position.get(node, -1), node, ins, outs, call, thunk is not None)
+        return call
+    return make
+
+
+def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int, profile: Any = None) -> Linked:
+    """``fgraph`` bound to the configured device's backend (or Python ``perform``); with a
+    ``ProfileStats``, every node's time is recorded."""
+    return Linked(fgraph, mode, n_inputs, profile)

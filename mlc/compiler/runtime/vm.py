@@ -69,7 +69,7 @@ class VM:
             outs = [storage[v] for v in node.outputs]
             thunk = make_thunk(node, ins, outs) if make_thunk else None
             self.steps.append((node, ins, outs, thunk))
-            self.calls.append(thunk if thunk is not None else _perform_call(node, ins, outs))
+            self.calls.append(thunk if thunk is not None else perform_call(node, ins, outs))
         self.commit = None
         first = len(self.nodes) - len(commits) if len(commits) > 1 else len(self.nodes)
         if first < len(self.nodes):
@@ -134,7 +134,8 @@ class Commit:
                 raise node_error(node, err, [c[0] for c in ins]) from err
 
 
-def _perform_call(node: Apply, ins: list, outs: list) -> Callable[[], None]:
+def perform_call(node: Apply, ins: list, outs: list) -> Callable[[], None]:
+    """A node's Python ``perform`` as a call over its cells."""
     perform = node.op.perform
 
     def call() -> None:

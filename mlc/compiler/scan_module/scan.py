@@ -203,7 +203,7 @@ def _fit_state(k: int, out: Variable, init: Variable) -> Variable:
 
 
 def _fit_shared(var: SharedVariable, value: Any) -> Variable:
-    from ..function import _fit_update
+    from ..function_spec import _fit_update
     from ..tensor.basic import as_tensor_variable
     if isinstance(var.type, RandomStateType):
         return value
