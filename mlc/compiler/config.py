@@ -90,6 +90,20 @@ PARAMS: dict[str, Param] = {
 }
 
 
+class FlagGroup:
+    """A group of Theano flags mlc accepts without using (``config.warn.round = False``)."""
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", {})
+
+    def __getattr__(self, key: str) -> Any:
+        return object.__getattribute__(self, "_values").get(key, False)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+
 class ConfigurationError(ValueError):
     """``~/.mlcrc`` or ``MLC_FLAGS`` is invalid (the message names which, and why)."""
 
@@ -102,6 +116,7 @@ class Config:
 
     def __init__(self, rc_path: str | None = None, flags: str | None = None) -> None:
         object.__setattr__(self, "_values", {k: p.convert(p.default) for k, p in PARAMS.items()})
+        object.__setattr__(self, "warn", FlagGroup("warn"))
         rc_path = rc_path if rc_path is not None else os.environ.get("MLCRC", os.path.expanduser("~/.mlcrc"))
         if rc_path and os.path.exists(rc_path):
             self._load_rc(rc_path)
@@ -146,6 +161,9 @@ class Config:
             raise error(f"bad value for config key {key!r} (from {source}): {err}") from None
 
     environment_error: ConfigurationError | None = None
+    # Theano's ``config.warn.*`` flags (old-bug warnings): accepted and kept, with no effect.
+    warn = None  # set per instance in __init__
+
 
     def __getattr__(self, key: str) -> Any:
         values = object.__getattribute__(self, "_values")

@@ -55,3 +55,35 @@ def test_softmax_of_a_vector_is_a_row():
     p = T.nnet.softmax(v)
     assert p.ndim == 2 and np.allclose(p.eval({v: np.zeros(4)}), [[0.25] * 4])
     assert T.nnet.log_softmax(v).eval({v: np.zeros(2)}).shape == (1, 2)
+
+
+def test_stacklists_and_grids_against_numpy():
+    a, b, c, d = T.dscalars("abcd")
+    X = T.stacklists([[a, b], [c, d]])
+    assert theano.function([a, b, c, d], X)(1, 2, 3, 4).tolist() == [[1, 2], [3, 4]]
+    n = T.lscalar("n")
+    dense = theano.function([n], T.mgrid[0:n, 1:4])(3)
+    for got, want in zip(dense, np.mgrid[0:3, 1:4]):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(theano.function([n], T.ogrid[0:n, 1:4])(3), np.ogrid[0:3, 1:4]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_specify_shape_checks_when_run():
+    x = T.dvector("x")
+    f = theano.function([x], T.specify_shape(x, (3,)) * 2)
+    assert f(np.ones(3)).tolist() == [2.0] * 3
+    with pytest.raises(AssertionError, match=r"has shape \(2,\), expected \(3,\)"):
+        f(np.ones(2))
+
+
+def test_xlogx_xlogy0_scalar_upcast_and_warn_flags(rng):
+    x, y = T.dvector("x"), T.dvector("y")
+    xs = np.array([0.0, 0.5, 2.0])
+    np.testing.assert_allclose(T.xlogx.xlogx(x).eval({x: xs}), [0.0, 0.5 * np.log(0.5), 2 * np.log(2)])
+    np.testing.assert_allclose(theano.function([x, y], T.xlogx.xlogy0(x, y))(xs, np.array([0.0, 3.0, 4.0])),
+                               [0.0, 0.5 * np.log(3), 2 * np.log(4)])
+    theano.gradient.verify_grad(T.xlogx.xlogx, [np.array([0.3, 1.7])], rng=rng)
+    assert theano.scalar.upcast("float32", "int64") == "float64" and theano.scalar.upcast("int8", "int16") == "int16"
+    theano.config.warn.sum_div_dimshuffle_bug = False
+    assert theano.config.warn.sum_div_dimshuffle_bug is False
