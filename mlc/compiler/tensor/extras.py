@@ -29,7 +29,7 @@ class SpecifyShape(Op):
     def perform(self, node, inputs, output_storage):
         x, shape = inputs
         if x.shape != tuple(int(s) for s in shape):
-            raise AssertionError(f"specify_shape: {node.inputs[0]} has shape {x.shape}, expected {tuple(shape)}")
+            raise AssertionError(f"specify_shape: {node.inputs[0]} has shape {x.shape}, expected {tuple(int(s) for s in shape)}")
         output_storage[0][0] = x
 
     def infer_shape(self, node, input_shapes):
