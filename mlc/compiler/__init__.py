@@ -15,7 +15,7 @@ from .graph import Apply, Constant, Op, Variable, clone, clone_replace
 from .mode import Mode
 from .printing import debugprint, pp
 from .sharedvalue import SharedVariable, shared
-from . import compile, gradient, ifelse, printing, scalar, scan_module  # noqa: F401,A004
+from . import compile, gradient, ifelse, printing, sandbox, scalar, scan_module  # noqa: F401,A004
 from .scan_module import foldl, foldr, map, reduce, scan  # noqa: A004
 
 

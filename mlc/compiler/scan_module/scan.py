@@ -141,15 +141,13 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
     for k in recurrent:
         outputs[k] = _fit_state(k, outputs[k], state_places[k][0])
 
-    # Shared variables the loop changes: through the returned updates, or a random
-    # generator's own update. Each becomes a recurrent state.
+    # Shared variables the loop changes: through the returned updates, or their own default
+    # update (random generators' states). Each becomes a recurrent state.
     updated = OrderedDict((var, value) for var, value in update_pairs)
     for node in toposort(outputs + list(updated.values()) + ([condition] if condition is not None else [])):
         for v in node.inputs:
-            if isinstance(v, SharedVariable) and isinstance(v.type, RandomStateType) and v not in updated:
-                if v.default_update is None:
-                    raise ValueError(f"scan: random generator {v} is read inside the loop but has no update")
-                updated[v] = v.default_update
+            if isinstance(v, SharedVariable) and v.default_update is not None and v not in updated:
+                updated[v] = v.default_update  # a random generator's state (or another default update)
     shared_places = {var: _inner(var) for var in updated}
     new_values = [_fit_shared(var, value) for var, value in updated.items()]
 
