@@ -33,8 +33,23 @@ def _integers(rng, size, low, high):
     return rng.integers(low, high, size, endpoint=True)
 
 
+def _choice(rng, size, a, replace, p):
+    return rng.choice(a if np.ndim(a) else int(a), size, bool(replace), p if np.size(p) else None)
+
+
+def _permutation(rng, size, n):
+    return np.array([rng.permutation(int(n)) for _ in range(int(np.prod(size or ())))]).reshape(
+        tuple(size or ()) + (int(n),))
+
+
+def _multinomial(rng, size, n, pvals):
+    return rng.multinomial(n, pvals, size)
+
+
 DISTRIBUTIONS = {"uniform": _uniform, "normal": _normal, "binomial": _binomial,
-                 "random_integers": _integers}
+                 "random_integers": _integers, "choice": _choice, "permutation": _permutation,
+                 "multinomial": _multinomial}
+EXTRA_AXIS = ("permutation", "multinomial")  # the sample has one more axis than size
 
 
 class RandomVariable(Op):
@@ -64,12 +79,14 @@ class RandomVariable(Op):
     def perform(self, node, inputs, output_storage):
         rng, size, *params = inputs
         new_rng = copy.deepcopy(rng)
-        shape = tuple(int(s) for s in size) if size.size or self.ndim == 0 else None
-        sample = DISTRIBUTIONS[self.dist](new_rng, shape, *params)
+        shape = tuple(int(s) for s in size) if size.size or self.ndim == 0 or self.dist in EXTRA_AXIS else None
+        sample = np.asarray(DISTRIBUTIONS[self.dist](new_rng, shape, *params), dtype=self.dtype)
         output_storage[0][0] = new_rng
-        output_storage[1][0] = np.asarray(sample, dtype=self.dtype).reshape(shape if shape is not None else ())
+        output_storage[1][0] = sample if self.dist in EXTRA_AXIS else sample.reshape(shape if shape is not None else ())
 
     def infer_shape(self, node, input_shapes):
+        if self.dist in EXTRA_AXIS:
+            raise NotImplementedError("the last axis comes from the parameters")
         return [None, tuple(node.inputs[1][i] for i in range(self.ndim))]
 
     def grad(self, inputs, output_grads):

@@ -46,9 +46,11 @@ class RandomStreams:
             items = shape_list(size)
             size_var, ndim = make_vector(items), len(items)
         rng = shared(np.random.default_rng(self._seeder.spawn(1)[0]), borrow=True)
-        new_rng, sample = RandomVariable(dist, resolve_dtype(dtype), ndim)(rng, size_var, *params)
+        extra = 1 if dist in ("permutation", "multinomial") else 0
+        new_rng, sample = RandomVariable(dist, resolve_dtype(dtype), ndim + extra)(rng, size_var, *params)
         rng.default_update = new_rng
         self.state_updates.append((rng, new_rng))
+        sample.rng, sample.update = rng, (rng, new_rng)  # Theano's attributes of a random variable
         return sample
 
     def uniform(self, size: Any = None, low: Any = 0.0, high: Any = 1.0, ndim: int | None = None,
@@ -70,6 +72,23 @@ class RandomStreams:
                         dtype: Any = "int64") -> TensorVariable:
         """Integers drawn uniformly from ``[low, high]`` (both ends included)."""
         return self._draw("random_integers", size, [low, high], dtype, ndim)
+
+
+    def choice(self, size: Any = None, a: Any = 2, replace: bool = True, p: Any = None, ndim: int | None = None,
+               dtype: Any = "int64") -> TensorVariable:
+        """Samples of ``a`` (an int: ``range(a)``; or a vector), with or without replacement,
+        with probabilities ``p`` (uniform if None)."""
+        p = np.zeros(0) if p is None else p
+        return self._draw("choice", size, [a, int(bool(replace)), p], dtype, ndim if size is None else None)
+
+    def permutation(self, size: Any = None, n: Any = 1, ndim: int | None = None, dtype: Any = "int64") -> TensorVariable:
+        """A permutation of ``range(n)`` for each entry of ``size`` (``size=()``: one)."""
+        return self._draw("permutation", () if size is None else size, [n], dtype, None)
+
+    def multinomial(self, size: Any = None, n: Any = 1, pvals: Any = (0.5, 0.5), ndim: int | None = None,
+                    dtype: Any = "int64") -> TensorVariable:
+        """Counts of ``n`` draws over the categories of ``pvals``, for each entry of ``size``."""
+        return self._draw("multinomial", () if size is None else size, [n, pvals], dtype, None)
 
 
 __all__ = ["RandomStreams"]
