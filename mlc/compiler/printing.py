@@ -1,4 +1,5 @@
-"""Looking at graphs: ``debugprint`` (an indented tree with ids) and ``pp`` (infix math)."""
+"""Looking at graphs: ``debugprint`` (an indented tree with ids), ``pp``/``pprint`` (infix
+math), ``Print`` (prints a value when the graph runs) and ``pydotprint`` (a picture)."""
 from __future__ import annotations
 
 import string
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Constant, Variable
+from .graph import Apply, Constant, Op, Variable
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/", "int_div": "//", "mod": "%",
           "pow": "**", "eq": "==", "neq": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
@@ -99,6 +100,8 @@ def pp(var: Variable) -> str:
     if var.owner is None:
         return var.name or f"<{var.type}>"
     node = var.owner
+    if type(node.op).__name__ == "DimShuffle" and isinstance(node.inputs[0], Constant):
+        return pp(node.inputs[0])  # a broadcast constant reads as the constant
     args = [pp(i) for i in node.inputs]
     scalar = getattr(node.op, "scalar_op", None)
     name = getattr(scalar, "name", None)
@@ -113,4 +116,43 @@ def pp(var: Variable) -> str:
     return f"{label}({', '.join(args)}){suffix}"
 
 
-__all__ = ["debugprint", "pp"]
+pprint = pp
+
+
+class Print(Op):
+    """Identity that prints its value when the graph runs: ``Print("h")(h)`` prints
+    ``h __str__ = [...]`` each call (``attrs`` names what to print: ``("shape", "__str__")``).
+    Gradients pass through it; the rewriter keeps it."""
+
+    __props__ = ("message", "attrs")
+    view_map = {0: [0]}
+
+    def __init__(self, message: str = "", attrs: tuple = ("__str__",), global_fn: Any = None) -> None:
+        self.message, self.attrs = message, tuple(attrs)
+        self.global_fn = global_fn
+
+    def make_node(self, x: Any) -> Apply:
+        from .tensor.basic import as_tensor_variable
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        value = inputs[0]
+        output_storage[0][0] = value
+        if self.global_fn is not None:
+            self.global_fn(self, value)
+            return
+        for attr in self.attrs:
+            shown = getattr(value, attr)
+            print(self.message, attr, "=", shown() if callable(shown) else shown)
+
+    def infer_shape(self, node, input_shapes):
+        return input_shapes
+
+    def grad(self, inputs, output_grads):
+        return output_grads
+
+
+from .pictures import pydotprint  # noqa: E402
+
+__all__ = ["debugprint", "pp", "pprint", "Print", "pydotprint"]

@@ -7,6 +7,7 @@ from ..fgraph import FunctionGraph
 from ..graph import Constant
 from ..ops.loop import Map
 from ..ops.random import RandomVariable
+from ..printing import Print
 from ..ops.shape import Alloc
 from ..types import TensorType
 
@@ -38,7 +39,7 @@ def merge(fgraph: FunctionGraph) -> int:
     return changed
 
 
-_NO_FOLD = (RandomVariable, Map)
+_NO_FOLD = (RandomVariable, Map, Print)  # Print: at run time, not once at compile time
 
 
 def constant_folding(fgraph: FunctionGraph) -> int:
