@@ -80,8 +80,17 @@ def uniform(shape: Sequence[int], rng: Any = None, low: float = -0.01, high: flo
     return _cast(_rng(rng).uniform(low, high, shape), dtype)
 
 
+def orthogonal(shape: Sequence[int], rng: Any = None, gain: float = 1.0, dtype: Any = None) -> np.ndarray:
+    """A matrix with orthonormal rows or columns (Saxe et al.), for recurrent weights."""
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    q, r = np.linalg.qr(_rng(rng).normal(size=(max(rows, cols), min(rows, cols))))
+    q = q * np.sign(np.diag(r))  # a uniform draw over orthogonal matrices
+    return _cast(gain * (q if rows >= cols else q.T).reshape(shape), dtype)
+
+
 INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
-    f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, constant, normal, uniform)}
+    f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, constant, normal, uniform,
+                            orthogonal)}
 
 
 def get(spec: Any) -> Callable[..., np.ndarray]:

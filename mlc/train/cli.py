@@ -83,7 +83,12 @@ def build_model(model_cfg: dict, n_in: int, n_out: int, seed: int) -> Any:
                       dropout=model_cfg["dropout"], W_init=model_cfg["W_init"], seed=seed)
     if kind == "LogisticRegression":
         return nn.LogisticRegression(n_in, n_out, seed=seed)
-    raise cfgmod.ConfigError(f"unknown model.type {kind!r}; valid: MLP, LogisticRegression")
+    if kind in ("RNN", "LSTM", "GRU"):
+        steps = model_cfg.get("steps", 1)
+        if n_in % steps:
+            raise cfgmod.ConfigError(f"model.steps = {steps} does not divide the {n_in} input features into equal steps")
+        return nn.RecurrentClassifier(n_in, model_cfg["hidden"], n_out, cell=kind, steps=steps, seed=seed)
+    raise cfgmod.ConfigError(f"unknown model.type {kind!r}; valid: MLP, LogisticRegression, RNN, LSTM, GRU")
 
 
 def build_optimizer(opt_cfg: dict) -> Any:

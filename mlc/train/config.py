@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
 }
 # Keys that may be given but have no default (passed on only when set).
 OPTIONAL: dict[str, dict[str, type]] = {
+    "model": {"steps": int},
     "optimizer": {"momentum": float, "nesterov": bool, "clipnorm": float, "rho": float, "epsilon": float,
                   "beta1": float, "beta2": float},
     "lr_schedule": {"step_size": int, "gamma": float, "epochs": int, "min_lr": float},
@@ -47,6 +48,7 @@ LIMITS: dict[str, tuple] = {
                      "a list of positive integers"),
     "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.n_out": (lambda v: v >= 0, ">= 0 (0: from the labels)"),
+    "model.steps": (lambda v: v >= 1, ">= 1 (time steps each example's features are read in)"),
     "data.valid_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
 }
 
@@ -125,8 +127,8 @@ def resolve(user: dict) -> dict:
             resolved[key] = _check_type(key, value, DEFAULTS[key])
     for full, (ok, requirement) in LIMITS.items():
         section, _, sub = full.rpartition(".")
-        value = resolved[section][sub] if section else resolved[sub]
-        if not ok(value):
+        value = resolved[section].get(sub) if section else resolved[sub]
+        if value is not None and not ok(value):
             raise ConfigError(f"config key {full!r} = {value!r} is out of range: it must be {requirement}")
     return resolved
 
