@@ -15,6 +15,7 @@ import mlc.compiler.tensor as T
 from mlc import nn
 
 import peers
+import recurrent
 
 RNG = np.random.default_rng(0)
 
@@ -333,4 +334,6 @@ WORKLOADS = {
     "xent": ("softmax crossentropy forward+backward, float32 256x1000", softmax_xent),
     "rewrites": ("rewriting the MLP train graph (FAST_RUN pipeline)", rewrites),
     "fashion": ("one epoch of the MLP 784-500-10 on Fashion-MNIST (batch 256)", fashion_epoch),
+    "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
+             f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
 }
