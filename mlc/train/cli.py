@@ -138,6 +138,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="run directory (default: runs/<config name>-<time>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last.h5")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch output")
+    parser.add_argument("--profile", action="store_true", help="time the train step node by node and print "
+                                                               "where the time went at the end")
     return _run("mlc-train", _train, parser, argv)
 
 
@@ -172,7 +174,7 @@ def _train(args: argparse.Namespace) -> int:
                       t["batch_size"], t["epochs"], t["metrics"],
                       {"patience": t["patience"], "monitor": t["monitor"] if valid is not None else "loss"},
                       cfg["lr_schedule"], out, cfg["seed"], t["checkpoint_every_steps"], not args.quiet,
-                      cfg, {**scaler.state()})
+                      cfg, {**scaler.state()}, profile=args.profile)
     run = RunDirectory(out).lock()
     try:
         run.remove_temporaries()
@@ -203,6 +205,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"run saved in {out}: {', '.join(written)}", flush=True)
     if not plotted:
         print("curves.png skipped: matplotlib is not installed (pip install 'mlc[plot]')", flush=True)
+    if args.profile:
+        trainer.profile.name = "the train step"
+        trainer.profile.summary(sys.stdout, n_ops_to_print=10, n_apply_to_print=10)
     return 0
 
 

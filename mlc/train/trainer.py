@@ -42,15 +42,18 @@ class Trainer:
     ``early_stopping``: ``{'patience': 10, 'monitor': 'val_loss'}`` (or an int patience).
     ``lr_schedule``: a name, ``{'name': 'step', 'step_size': 10, 'gamma': 0.5}`` or a callable.
     ``checkpoint_dir``: where ``last.h5`` (every epoch, and every ``checkpoint_every_steps``
-    steps if > 0), ``best.h5`` and ``history.csv`` go.
+    steps if > 0), ``best.h5`` and ``history.csv`` go. ``profile``: record the train step's
+    time per node (``trainer.profile.summary()``).
     """
 
     def __init__(self, model: Any, loss: Any = "categorical_crossentropy", optimizer: Any = None,
                  regularization: Any = None, batch_size: int = 32, epochs: int = 10,
                  metrics: Sequence[str] = ("accuracy",), early_stopping: Any = None, lr_schedule: Any = None,
                  checkpoint_dir: str | Path | None = None, seed: int = 0, checkpoint_every_steps: int = 0,
-                 verbose: bool = True, train_config: dict | None = None, preprocess: dict | None = None) -> None:
+                 verbose: bool = True, train_config: dict | None = None, preprocess: dict | None = None,
+                 profile: bool = False) -> None:
         self.model = model
+        self._profile = bool(profile)
         self.loss_fn = losses_.get(loss) if isinstance(loss, str) else loss
         self.optimizer = optimizer if optimizer is not None else optimizers.SGD(0.01)
         self.regularization = regularization
@@ -94,11 +97,16 @@ class Trainer:
         cost = self.loss_fn(self.model(x), y) + self._penalty()
         updates = self.optimizer.get_updates(cost, self.model.get_params(trainable=True))
         self._train_fn = theano.function([idx], cost, updates=updates, givens={x: self._X[idx], y: self._y[idx]},
-                                         name="train")
+                                         name="train", profile=self._profile or None)
         out = self.model(x, deterministic=True)
         outputs = [self.loss_fn(out, y)] + [fn(out, y) for fn in self.metric_fns.values()]
         self._eval_fn = theano.function([x, y], outputs, name="evaluate")
         self._predict_fn = theano.function([x], out, name="predict_proba")
+
+    @property
+    def profile(self) -> Any:
+        """The train step's ``ProfileStats`` (``profile=True``), else None."""
+        return self._train_fn.profile
 
     # ------------------------------------------------------------------ checks
     def check_data(self, data: Dataset, what: str) -> None:

@@ -144,3 +144,11 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         assert expected in lines[0], lines[0]
     debug = cli("predict", tmp_path / "not.h5", tmp_path / "wide.npz", "--debug")
     assert "Traceback" in debug.stderr
+
+
+def test_profile_prints_the_train_steps_top_nodes(tmp_path):
+    out = cli("train", CONFIG, "--out", tmp_path / "run", "--set", "train.epochs=1", "--quiet", "--profile")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Message: the train step" in text and "Apply\n------" in text
+    assert "Gemm" in text.split("Apply\n------")[1]  # the MLP's products lead the nodes
