@@ -144,6 +144,30 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         else {loop("", odometer)}
         out[bout] = ({out_t})acc;
     }}"""
+        # Summing down the rows of contiguous columns (a bias gradient, sum(axis=0)): row by row
+        # over blocks of columns, so memory is read in order instead of a column at a time.
+        kunit = " && ".join(f"kst[{j}L] == 1" for j in range(nin + 1))
+        cstart = " ".join(f"const long a{n} = o + q * rst[{j}L];" for j, n in enumerate(names))
+        column_step = f"{' '.join(body)} accs[o - c0] = {combine.format(acc='accs[o - c0]', v=res)};"
+        column_block = f"""for (long c0 = 0; c0 < outer; c0 += 256) {{
+            const long c1 = c0 + 256 < outer ? c0 + 256 : outer;
+            {acc_t} accs[256];
+            for (long o = c0; o < c1; o++) accs[o - c0] = {init};
+            for (long q = 0; q < inner; q++) {{
+                {self.serial_for}
+                for (long o = c0; o < c1; o++) {{ {cstart} {column_step} }}
+            }}
+            for (long o = c0; o < c1; o++) out[o] = ({out_t})accs[o - c0];
+        }}"""
+        columns = f"""if (nk == 1 && nr == 1 && outer > 1 && inner > 1 && {kunit} && rst[0] != 1) {{
+        if (outer * inner > {self.threshold}) {{
+            {self.parallel_rows}
+            {column_block}
+        }} else {{
+            {column_block}
+        }}
+        return;
+    }}"""
         return f"""
 void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, void* prst, {ptr_args}) {{
     {decls}
@@ -162,6 +186,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
         out[0] = ({out_t})acc;
         return;
     }}
+    {columns}
     {self.branch(rows_loop)}
 }}
 """

@@ -1,6 +1,6 @@
 """The pass order (DESIGN.md §3.4). Each entry: name, the optimizer levels running it, the pass.
 
-merge → constant_folding → merge → canonicalize → stabilize → canonicalize → shapes → specialize →
+merge → constant_folding → merge → scan_merge → canonicalize → stabilize → canonicalize → shapes → specialize →
 canonicalize → merge → fusion → inplace → dead_code
 
 ``FAST_COMPILE`` runs merge and constant folding; ``FAST_RUN`` and ``DEBUG`` run all. A pass
@@ -16,6 +16,7 @@ from .canonicalize import CANONICALIZE, SHAPES
 from .engine import GraphPass
 from .fusion import fusion
 from .inplace import inplace
+from .scan import scan_merge
 from .specialize import SPECIALIZE
 from .stabilize import STABILIZE
 
@@ -26,6 +27,7 @@ PASSES: list[tuple[str, tuple, object]] = [
     ("merge", BOTH, GraphPass("merge", merge)),
     ("constant_folding", BOTH, GraphPass("constant_folding", constant_folding)),
     ("merge", BOTH, GraphPass("merge", merge)),
+    ("scan_merge", BOTH, GraphPass("scan_merge", scan_merge)),
     ("canonicalize", FULL, CANONICALIZE),
     ("merge", FULL, GraphPass("merge", merge)),
     ("stabilize", FULL, STABILIZE),

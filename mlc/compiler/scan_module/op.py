@@ -1,6 +1,6 @@
 """The ``Scan`` op: a loop whose body is one inner graph, rewritten and compiled once by
 the same pipeline as any function (C kernels inside), then run step after step without
-re-entering the rewriter. Its gradient is ``ScanGrad``, the same loop backwards
+re-entering the rewriter. Its gradient is ``grad.ScanGrad``, the same loop backwards
 (backpropagation through time).
 
 Inputs of a Scan node, in order: the step count asked for (``-1``: as long as the
@@ -168,7 +168,10 @@ class InnerGraphOp(Op):
 
 
 class Scan(InnerGraphOp):
-    """The forward loop (see the module docstring)."""
+    """The forward loop (see the module docstring). ``augments``: the Scan this one extends
+    with more outputs (the values its gradient saves), so that one loop computes both."""
+
+    augments: "Scan | None" = None
 
     def __str__(self) -> str:
         return f"Scan{{{self.loop.name or 'scan_fn'}}}"
@@ -215,16 +218,8 @@ class Scan(InnerGraphOp):
             output_storage[loop.n_state + k][0] = value[:done]
 
     def L_op(self, inputs, outputs, output_grads):
-        from ..tensor import basic as T
-        loop = self.loop
-        grad_op = ScanGrad.of(self)
-        fed_grads = [g if g is not None else T.zeros_like(o) for o, g in zip(outputs, output_grads) if is_float(o)]
-        traces = [o for o in outputs[:loop.n_state]]
-        results = grad_op(*inputs, *traces, *outputs[loop.n_state:], *fed_grads)
-        results = results if isinstance(results, list) else [results]
-        grads, it = [None], iter(results)
-        grads += [next(it) if is_float(v) else None for v in inputs[1:]]
-        return grads
+        from .grad import scan_gradients
+        return scan_gradients(self, inputs, outputs, output_grads)
 
 
 def _buffer(init: np.ndarray, lag: int, n: int) -> np.ndarray:
@@ -240,81 +235,3 @@ def _store(buf: np.ndarray, index: int, value: Any, what: Any) -> None:
         raise ValueError(f"{what()} has shape {np.shape(value)} at step {index}, expected {buf.shape[1:]} "
                          "(the shape of the initial value / of step 0); scan outputs keep one shape")
     buf[index] = value
-
-
-class ScanGrad(InnerGraphOp):
-    """Backpropagation through the loop of a ``Scan``: steps ``n-1`` down to ``0`` (or the
-    last ``truncate_gradient`` steps), each running the body's gradient graph on the values
-    that step read, accumulating into the adjoints of the buffers, sequences and
-    non-sequences. Inputs: the Scan's inputs, its outputs, the gradients of its float outputs.
-    Outputs: the gradients of the Scan's float inputs."""
-
-    @classmethod
-    def of(cls, scan: Scan) -> "ScanGrad":
-        if getattr(scan, "_grad_op", None) is None:
-            from ..gradient import grad
-            loop, inner = scan.loop, scan.inner_inputs
-            fed = [o for o in scan.inner_outputs[:loop.n_state + loop.n_nit] if is_float(o)]
-            adjoints = [o.type() for o in fed]
-            known: dict = {}
-            for o, g in zip(fed, adjoints):
-                known[o] = known[o] + g if o in known else g
-            wrt = [v for v in inner if is_float(v)]
-            grads = grad(None, wrt, known_grads=known, disconnected_inputs="ignore", add_names=False) if wrt else []
-            scan._grad_op = cls(loop, inner + adjoints, grads, scan.mode)
-        return scan._grad_op
-
-    def __str__(self) -> str:
-        return f"ScanGrad{{{self.loop.name or 'scan_fn'}}}"
-
-    def make_node(self, *inputs: Variable) -> Apply:
-        n_in = 1 + self.loop.n_seq + self.loop.n_state + self.loop.n_nonseq
-        return Apply(self, list(inputs), [v.type() for v in inputs[1:n_in] if is_float(v)])
-
-    def perform(self, node, inputs, output_storage):
-        loop = self.loop
-        n_in = 1 + loop.n_seq + loop.n_state + loop.n_nonseq
-        seqs, _, nonseqs = loop.split(inputs[1:n_in])
-        outputs = inputs[n_in:n_in + loop.n_state + loop.n_nit]
-        buffers = outputs[:loop.n_state]
-        fed_outputs = [v for v in node.inputs[n_in:n_in + loop.n_state + loop.n_nit] if is_float(v)]
-        given = dict(zip(map(id, fed_outputs), inputs[n_in + loop.n_state + loop.n_nit:]))
-        # Adjoints of the buffers start as the gradients flowing into them, and grow as the steps
-        # that read a value pass their part back.
-        adj = [np.array(given[id(v)], dtype=v.dtype) if id(v) in given else None
-               for v in node.inputs[n_in:n_in + loop.n_state]]
-        nit_adj = [given.get(id(v)) for v in node.inputs[n_in + loop.n_state:n_in + loop.n_state + loop.n_nit]]
-        n = len(outputs[loop.n_state]) if loop.n_nit else len(buffers[0]) - loop.lags[0]
-        first = max(0, n - loop.truncate_gradient) if loop.truncate_gradient > 0 else 0
-        seq_adj = [np.zeros_like(x) if is_float(v) else None for x, v in zip(seqs, node.inputs[1:1 + loop.n_seq])]
-        nonseq_adj = [np.zeros_like(x) if is_float(v) else None
-                      for x, v in zip(nonseqs, node.inputs[n_in - loop.n_nonseq:n_in])]
-        float_inner = [is_float(v) for v in self.inner_inputs[:len(self.inner_inputs) - len(fed_outputs)]]
-
-        def body(step: Any) -> None:
-            for t in range(n - 1, first - 1, -1):
-                args = loop.step_arguments(t, seqs, buffers, nonseqs)
-                args += [a[lag + t] for a, lag in zip(adj, loop.lags) if a is not None]
-                args += [a[t] for a in nit_adj if a is not None]
-                grads = iter(step(args))
-                slots = self._slots(t, seq_adj, adj, nonseq_adj)
-                for slot, wanted in zip(slots, float_inner):
-                    if wanted:
-                        g = next(grads)
-                        if slot is not None:
-                            target, index = slot
-                            target[index] += g
-        if n > first:
-            self.run_loop(body)
-        results = seq_adj + [a[:lag] if a is not None else None for a, lag in zip(adj, loop.lags)] + nonseq_adj
-        for k, value in enumerate(r for r, v in zip(results, node.inputs[1:n_in]) if is_float(v)):
-            output_storage[k][0] = value
-
-    def _slots(self, t: int, seq_adj: list, adj: list, nonseq_adj: list) -> list:
-        """For each inner input, where its gradient at step ``t`` goes: ``(array, index)``."""
-        loop = self.loop
-        slots = [(x, t + tap - taps[0]) if x is not None else None
-                 for x, taps in zip(seq_adj, loop.seq_taps) for tap in taps]
-        slots += [(a, lag + t + tap) if a is not None else None
-                  for a, taps, lag in zip(adj, loop.state_taps, loop.lags) for tap in taps]
-        return slots + [(a, ...) if a is not None else None for a in nonseq_adj]

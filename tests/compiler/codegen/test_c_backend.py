@@ -132,3 +132,18 @@ def test_nan_inf_propagate_like_numpy():
     with np.errstate(all="ignore"):
         want = np.exp(-v * v) * np.sin(v) + np.tanh(v * v)
     np.testing.assert_array_equal(f(v), want)
+
+
+@pytest.mark.parametrize("shape", [(1600, 1024), (3, 700), (513, 257), (2, 2)])
+@pytest.mark.parametrize("build,ref", [(lambda x: x.sum(axis=0), lambda a: a.sum(0)),
+                                       (lambda x: (x * x).sum(axis=0), lambda a: (a * a).sum(0)),
+                                       (lambda x: x.max(axis=0), lambda a: a.max(0)),
+                                       (lambda x: x[:, ::2].sum(axis=0), lambda a: a[:, ::2].sum(0)),
+                                       (lambda x: x.T.sum(axis=1), lambda a: a.sum(0))])
+def test_sums_down_the_rows_of_columns_equal_numpy(rng, shape, build, ref):
+    """The column-block path of reductions over axis 0 (row by row), and the layouts it leaves alone."""
+    a = rng.normal(size=shape)
+    x = T.dmatrix("x")
+    f = theano.function([x], build(x))
+    assert any(type(s[3]).__name__ == "ReduceThunk" for s in f.maker.vm.steps)  # compiled, not perform
+    np.testing.assert_allclose(f(a), ref(a), rtol=1e-12, atol=1e-12)

@@ -223,3 +223,21 @@ def test_debugprint_shows_the_compiled_inner_graph_with_its_fused_kernels():
     text = theano.printing.debugprint(theano.function([x], hs), file="str")
     inner = text.split("Inner graphs:")[1]
     assert "Scan{rnn}" in inner and "Composite{tanh(" in inner and "2.0" in inner  # the constant stays inside
+
+
+def test_the_backward_loop_reads_saved_activations_and_the_forward_runs_once(rng):
+    from mlc.compiler.scan_module.grad import ScanGrad
+    x, W = T.dmatrix("x"), T.dmatrix("W")
+    hs, _ = theano.scan(lambda xt, h, W: T.tanh(xt + T.dot(h, W)), sequences=x,
+                        outputs_info=T.zeros((3,), "float64"), non_sequences=W)
+    cost = (hs ** 2).sum()
+    f = theano.function([x, W], [cost, theano.grad(cost, W)])
+    nodes = f.maker.fgraph.toposort()
+    loops = [n for n in nodes if isinstance(n.op, Scan)]
+    assert len(loops) == 1 and loops[0].op.augments is not None  # scan_merge: one forward loop, saving values
+    backward = next(n.op for n in nodes if isinstance(n.op, ScanGrad))
+    inner = [str(n.op) for n in backward.compiled().function.maker.fgraph.toposort()]
+    assert not any("tanh" in op for op in inner)  # the activation is read, not recomputed
+    xs, Ws = rng.normal(size=(5, 3)), rng.normal(size=(3, 3)) * 0.5
+    want = theano.function([x, W], theano.grad(cost, W), mode="FAST_COMPILE")(xs, Ws)
+    np.testing.assert_allclose(f(xs, Ws)[1], want, rtol=1e-12)

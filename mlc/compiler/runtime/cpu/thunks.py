@@ -35,7 +35,7 @@ class Pointers:
         try:
             return self.contiguous(a)
         except ValueError:
-            return self.ffi.cast("void*", a.ctypes.data)
+            return self.ffi.cast("void*", a.__array_interface__["data"][0])  # far cheaper than a.ctypes
 
 
 class Buffer:
@@ -74,6 +74,7 @@ class ElemwiseThunk:
         pattern = getattr(node.op, "inplace_pattern", ())
         self.inplace = pattern[0][1] if pattern else None
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
+        self.layouts: dict = {}  # strided loop descriptions by shape and strides (kept alive with their pointers)
 
     def prepare(self) -> None:
         """Check the operands' shapes (raising as a call would) without writing anything."""
@@ -110,9 +111,15 @@ class ElemwiseThunk:
                 self.flat(size, *flat)
             else:
                 ptr = self.ptr
-                strides = np.array([elem_strides(a, shape) for a in arrays + [out]], dtype=np.int64)
-                dims = np.array(shape, dtype=np.int64)
-                self.strided(len(shape), ptr(dims), ptr(strides), *[ptr(a) for a in arrays], ptr(out))
+                key = (shape, out.strides, *[a.strides for a in arrays])
+                layout = self.layouts.get(key)
+                if layout is None:  # views keep their strides from call to call (a loop's slices)
+                    strides = np.array([elem_strides(a, shape) for a in arrays + [out]], dtype=np.int64)
+                    dims = np.array(shape, dtype=np.int64)
+                    if len(self.layouts) > 32:
+                        self.layouts.clear()
+                    layout = self.layouts[key] = (ptr(dims), ptr(strides), dims, strides)
+                self.strided(len(shape), layout[0], layout[1], *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
 
 
