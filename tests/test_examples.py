@@ -95,3 +95,11 @@ def test_training_examples_run(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert pred.returncode == 0, pred.stderr
     assert float(pred.stdout.split("accuracy:")[1]) >= 0.95
+
+
+@pytest.mark.parametrize("script", ["tutorial_loops.py", "tutorial_conditions_and_debugging.py", "rbm_digits.py",
+                                    "denoising_autoencoder.py"])
+def test_tutorial_style_examples_run_and_check_themselves(script):
+    """Loops, conditions, debugging, profiling, and the MRG + scan models: each asserts its own results."""
+    out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
