@@ -18,13 +18,14 @@ from typing import Sequence
 
 from .cstyle import MACROS as MACROS_FOR_KERNELS
 from .cstyle import CStyleRenderer, reduce_parts
+from .gpu_indexing import IndexingKernels
 from .loop_ir import LoopKernel
 from .program import EntryPoint, Program
 
 LOCAL_SIZE = 256
 
 
-class GPURenderer(CStyleRenderer):
+class GPURenderer(IndexingKernels, CStyleRenderer):
     kernel_prefix = ""
     buffer_prefix = ""
     local_prefix = ""
@@ -111,26 +112,6 @@ class GPURenderer(CStyleRenderer):
     }}
 }}
 """
-
-    def take_rows(self, dtype: str) -> Program:
-        """``out = x[idx]`` for an int64 index vector over the rows of a C-contiguous ``x``
-        (negative indices count from the end); an index out of range sets ``bad[0]``."""
-        idx, q, t = self.index_type, self.buffer_prefix, self.types[dtype]
-        name = f"take_rows_{dtype}"
-        source = f"""{self.prelude}
-{self.kernel_prefix} void {name}(const {idx} n, const {idx} row, const {idx} rows, {q}const {t}* restrict x,
-        {q}const {idx}* restrict index, {q}{t}* restrict out, {q}int* restrict bad) {{
-    for ({idx} i = {self.global_id}; i < n; i += {self.global_size}) {{
-        {idx} k = index[i / row];
-        if (k < 0) k += rows;
-        if (k < 0 || k >= rows) {{ bad[0] = 1; continue; }}
-        out[i] = x[k * row + i % row];
-    }}
-}}
-"""
-        args = (("int", idx), ("int", idx), ("int", idx), ("buffer", dtype), ("buffer", "int64"), ("buffer", dtype),
-                ("buffer", "int32"))
-        return Program(self.language, source, (EntryPoint(name, args),))
 
     def gemm(self, dtype: str) -> Program:
         """``C = alpha * A @ B + beta * Z`` (alpha, beta read from one-element buffers; Z

@@ -95,7 +95,8 @@ def test_cuda_kernels_compile_with_nvcc(arch, tmp_path):
     cuda = renderer_for("cuda")
     program, kernels = render_nodes(nodes, cuda)
     assert len(kernels) >= len(GRAPHS) and "__syncthreads" in program.source
-    structured = [getattr(cuda, kind)(dtype) for kind in ("gemm", "take_rows", "softmax_crossentropy", "row_kernels", "random")
+    structured = [getattr(cuda, kind)(dtype) for kind in ("gemm", "take_rows", "take_pairs", "add_at_pairs",
+                                                           "softmax_crossentropy", "row_kernels", "random")
                   for dtype in ("float32", "float64")]
     for k, unit in enumerate([program] + structured):
         cu = tmp_path / f"unit{k}.cu"

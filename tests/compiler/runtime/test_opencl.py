@@ -138,6 +138,45 @@ def test_logistic_regression_steps_on_the_device_equal_the_cpu(rng):
     assert abs(b_dev - b_cpu) < 1e-10
 
 
+def test_pair_indexing_and_its_gradient_run_on_the_device(opencl, rng):
+    """``x[rows, cols]`` (as losses index predictions) and ``+=`` at pairs, duplicates accumulating."""
+    x, i, j, v = T.dmatrix("x"), T.lvector("i"), T.lvector("j"), T.dvector("v")
+    f = theano.function([x, i, j, v], [x[i, j], T.grad((x[i, j] * v).sum(), x), T.set_subtensor(x[i, j], v)])
+    assert "AdvancedSubtensor" not in str([n.op for n in f.maker.fgraph.toposort() if str(n.op) == "ToHost"])
+    placed = [str(n.op) for n in f.maker.fgraph.toposort()]
+    assert placed.count("ToHost") == 3  # the three results; the indexing itself ran on the device
+    a, rows, cols = rng.normal(size=(6, 5)), np.array([0, 5, 5, 2, -1]), np.array([4, 0, 0, 1, -2])
+    vals = rng.normal(size=5)
+    picked, grad, assigned = f(a, rows, cols, vals)
+    want_grad, want_set = np.zeros_like(a), a.copy()
+    np.add.at(want_grad, (rows, cols), vals)
+    want_set[rows, cols] = vals
+    np.testing.assert_allclose(picked, a[rows, cols])
+    np.testing.assert_allclose(grad, want_grad)
+    np.testing.assert_allclose(assigned, want_set)
+    with pytest.raises(IndexError, match="out of range"):
+        f(a, np.array([6]), np.array([0]), vals[:1])
+
+
+def test_the_hinge_loss_trains_on_the_device_copying_back_only_the_cost(opencl):
+    from mlc.nn import losses
+    rng = np.random.default_rng(0)
+    X = theano.shared(rng.normal(size=(40, 6)), "X")
+    Y = theano.shared(np.arange(40) % 3, "Y")
+    W = theano.shared(np.zeros((6, 3)), "W")
+    idx = T.lvector("idx")
+    cost = losses.multiclass_hinge(T.dot(X[idx], W), Y[idx])
+    step = theano.function([idx], cost, updates=[(W, W - 0.1 * T.grad(cost, W))])
+    assert [str(n.op) for n in step.maker.fgraph.toposort()].count("ToHost") == 1
+    with theano.config.change(device="cpu"):
+        W_cpu = theano.shared(np.zeros((6, 3)), "W")
+        cost_cpu = losses.multiclass_hinge(T.dot(X[idx], W_cpu), Y[idx])
+        step_cpu = theano.function([idx], cost_cpu, updates=[(W_cpu, W_cpu - 0.1 * T.grad(cost_cpu, W_cpu))])
+    for k in range(4):
+        np.testing.assert_allclose(step(np.arange(10) + 10 * k), step_cpu(np.arange(10) + 10 * k), rtol=1e-12)
+    np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-12)
+
+
 def test_debug_mode_checks_device_kernels(opencl):
     x = T.dvector("x")
     f = theano.function([x], T.tanh(x) * 0.5 + x.sum(), mode="DEBUG")
@@ -168,6 +207,13 @@ a, b = rng.normal(size=(5, 300)).astype("float32"), rng.normal(size=(5, 300)).as
 got = f(a, b)
 assert np.allclose(got[0], (a * b).sum(1), atol=1e-4) and np.allclose(got[1], a.max(0)), got
 assert np.allclose(got[2], (a + b).sum(), atol=1e-3) and np.allclose(got[3], np.exp(a) + b[0], rtol=1e-5, atol=1e-5)
+i, j = T.lvector(), T.lvector()
+g = theano.function([x, i, j], [x[i, j], T.grad((x[i, j] ** 2).sum(), x)])
+rows, cols = np.array([0, 4, 4, 1]), np.array([299, 0, 0, -1])
+picked, grad = g(a, rows, cols)
+want = np.zeros_like(a)
+np.add.at(want, (rows, cols), 2 * a[rows, cols])
+assert np.allclose(picked, a[rows, cols]) and np.allclose(grad, want), (picked, grad)
 print("ok")
 """
 

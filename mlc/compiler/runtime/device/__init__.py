@@ -55,10 +55,11 @@ class DeviceBackend:
         return module
 
     def supports(self, node: Apply) -> bool:
-        from .thunks import along_rows, gemm_supported, takes_rows
+        from .indexing import adds_at_pairs, takes_pairs, takes_rows
+        from .thunks import along_rows, gemm_supported
         if isinstance(node.op, DimShuffle):
             return True  # a view
-        if takes_rows(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
+        if takes_rows(node) or takes_pairs(node) or adds_at_pairs(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
                 isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
                 and node.outputs[0].dtype.startswith("float")):
             dtypes = (node.outputs[0].dtype,)

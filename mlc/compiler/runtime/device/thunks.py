@@ -16,7 +16,6 @@ from ...ops.fused import FusedReduce
 from ...ops.nnet import LogSoftmax, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
 from ...ops.random import RandomVariable
 from ...ops.reduce import Argmax, Reduce
-from ...ops.subtensor import AdvancedSubtensor
 from ...ops.transfer import ToDevice, ToHost
 from ..backend import ThunkRegistry
 from ..launch import elementwise_launch, gemm_launch, reduction_launch
@@ -147,49 +146,6 @@ class ReductionThunk:
 def loop_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     name, kernel = context.kernels[node]
     return (ReductionThunk if kernel.is_reduction else ElementwiseThunk)(node, ins, outs, context)
-
-
-class TakeRowsThunk:
-    """``x[idx]`` on the device: rows of a C-contiguous array picked by an int64 vector."""
-
-    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
-        self.node, self.ins, self.out, self.context = node, ins, outs[0], context
-        self.dtype = node.outputs[0].dtype
-        program = context.backend.build(context.backend.renderer.take_rows(self.dtype))
-        self.kernel = context.backend.kernel(program, f"take_rows_{self.dtype}")
-        self.bad = context.backend.allocate((1,), "int32")
-
-    def __call__(self) -> None:
-        contiguous = self.context.backend.contiguous
-        x, index = contiguous(self.ins[0][0]), contiguous(self.ins[1][0])
-        row = int(np.prod(x.shape[1:], dtype=np.int64))
-        out = self.context.backend.allocate((index.shape[0],) + tuple(x.shape[1:]), self.dtype)
-        n = out.size
-        if n:
-            if x.size == 0:
-                raise IndexError(f"{self.node.op}: index into an empty axis (indexed shape {x.shape})")
-            self.bad.fill(0)
-            global_size, local = elementwise_launch(n, self.context.backend.max_local)
-            self.kernel(global_size, local, np.int64(n), np.int64(row), np.int64(x.shape[0]),
-                        _buffer(x, self.context), _buffer(index.astype(np.int64) if index.dtype != np.int64
-                                                          else index, self.context),
-                        _buffer(out, self.context), self.context.backend.buffer(self.bad))
-            if self.bad.get()[0]:  # a 4-byte read: out-of-range indices must not pass silently
-                raise IndexError(f"{self.node.op}: an index is out of range for axis 0 of size {x.shape[0]} "
-                                 f"(indexed shape {x.shape})")
-        self.out[0] = out
-
-
-def takes_rows(node: Apply) -> bool:
-    """``x[idx]`` with one integer index vector over the first axis."""
-    op = node.op
-    return (isinstance(op, AdvancedSubtensor) and op.idx_list == ("a",) and len(node.inputs) == 2
-            and node.inputs[1].ndim == 1 and node.inputs[1].dtype.startswith(("int", "uint")))
-
-
-@REGISTRY.register(AdvancedSubtensor)
-def take_rows_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
-    return TakeRowsThunk(node, ins, outs, context)
 
 
 @REGISTRY.register(DimShuffle)
@@ -411,3 +367,6 @@ def random_supported(node: Apply) -> bool:
 @REGISTRY.register(RandomVariable)
 def random_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
     return RandomThunk(node, ins, outs, context)
+
+
+from . import indexing  # noqa: E402,F401  (registers the indexing thunks)
