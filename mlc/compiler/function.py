@@ -77,6 +77,7 @@ class Function:
         self.defaults = [spec_.value for spec_ in inputs]
         self.output_kind = output_kind
         self.n_outputs = len(outputs)
+        self._first_update = self.n_outputs + len(self._states)
         self.updated_shared = [var for var, _ in updates]
         self.allow_input_downcast = allow_input_downcast
         self._spec = spec
@@ -160,11 +161,11 @@ class Function:
                         a for a in args if isinstance(a, np.ndarray)]
                     results = [_private(r, protected) if alias else r for r, alias in zip(results, self._may_alias)]
                 # Every update was computed before any is applied: a failure above changes nothing.
-                first_update = self.n_outputs + len(self._states)
-                for var, value in zip(self.updated_shared, results[first_update:]):
+                for var, value in zip(self.updated_shared, results[self._first_update:]):
                     var.container[0] = value
-                for k, value in zip(self._states, results[self.n_outputs:first_update]):
-                    self.defaults[k] = value
+                if self._states:
+                    for k, value in zip(self._states, results[self.n_outputs:self._first_update]):
+                        self.defaults[k] = value
             finally:
                 if lock is not None:
                     lock.release()

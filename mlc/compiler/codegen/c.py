@@ -159,13 +159,11 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             }}
             for (long o = c0; o < c1; o++) out[o] = ({out_t})accs[o - c0];
         }}"""
-        columns = f"""if (nk == 1 && nr == 1 && outer > 1 && inner > 1 && {kunit} && rst[0] != 1) {{
-        if (outer * inner > {self.threshold}) {{
-            {self.parallel_rows}
-            {column_block}
-        }} else {{
-            {column_block}
-        }}
+        # Only kernels that keep the last axis can meet this layout: the others skip the C (and its compile time).
+        keeps_last = k.ndim - 1 not in k.reduce_axes and len(k.reduce_axes) < k.ndim
+        columns = "" if not keeps_last else f"""if (nk == 1 && nr == 1 && outer > 1 && inner > 1 && {kunit} && rst[0] != 1) {{
+        {self.parallel_rows} if (outer * inner > {self.threshold})
+        {column_block}
         return;
     }}"""
         return f"""
