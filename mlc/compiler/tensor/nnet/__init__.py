@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..ops.nnet import LogSoftmax, Softmax
-from . import basic as _T
-from .variable import TensorVariable, as_tensor_variable
+from ...ops.nnet import LogSoftmax, Softmax
+from .. import basic as _T
+from ..variable import TensorVariable, as_tensor_variable
 
 sigmoid = _T.sigmoid
 softplus = _T.softplus
@@ -88,3 +88,18 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable
 def crossentropy_categorical_1hot(coding_dist: Any, true_one_of_n: Any) -> TensorVariable:
     """Theano's name for the integer-label form of ``categorical_crossentropy``."""
     return categorical_crossentropy(coding_dist, true_one_of_n)
+
+
+def softsign(x: Any) -> TensorVariable:
+    """``x / (1 + |x|)``."""
+    x = as_tensor_variable(x)
+    return x / (1 + abs(x))
+
+
+def selu(x: Any) -> TensorVariable:
+    """Scaled ELU (Klambauer et al.): ``1.0507 * elu(x, 1.67326)``."""
+    return 1.0507009873554805 * elu(x, 1.6732632423543772)
+
+
+from . import abstract_conv, bn, conv  # noqa: E402
+from .abstract_conv import conv2d  # noqa: E402,F401
