@@ -14,6 +14,7 @@ import mlc.compiler as theano
 import mlc.compiler.tensor as T
 from mlc import nn
 
+import convolution
 import peers
 import recurrent
 
@@ -334,6 +335,8 @@ WORKLOADS = {
     "xent": ("softmax crossentropy forward+backward, float32 256x1000", softmax_xent),
     "rewrites": ("rewriting the MLP train graph (FAST_RUN pipeline)", rewrites),
     "fashion": ("one epoch of the MLP 784-500-10 on Fashion-MNIST (batch 256)", fashion_epoch),
+    "conv": (f"two 3x3 convolutions (1 -> {convolution.C1} -> {convolution.C2} channels, ReLU, max pool), "
+             f"forward+backward, float32, batch {convolution.BATCH}, {convolution.SIZE}x{convolution.SIZE}", convolution.conv),
     "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
              f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
 }

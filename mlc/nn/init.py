@@ -24,8 +24,10 @@ def _rng(rng: Any) -> np.random.Generator:
 def _fans(shape: Sequence[int]) -> tuple[int, int]:
     if len(shape) < 2:
         raise ValueError(f"this initializer needs a shape of at least 2 dims (fan in, fan out), got {tuple(shape)}")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return shape[0] * receptive, shape[1] * receptive
+    if len(shape) == 2:  # a dense layer's (inputs, outputs)
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[2:]))  # convolution filters: (outputs, inputs, *kernel)
+    return shape[1] * receptive, shape[0] * receptive
 
 
 def _cast(values: np.ndarray, dtype: Any) -> np.ndarray:

@@ -74,6 +74,20 @@ class Layer:
     def own_state(self) -> list[SharedVariable]:
         return []
 
+    def updates(self) -> list[tuple]:
+        """Shared-variable updates this layer's last training call made (running averages)."""
+        return []
+
+    def collect_updates(self) -> list[tuple]:
+        """The ``updates()`` of this layer and every sublayer, for the train function."""
+        seen, result = set(), []
+        for layer in [self] + self.sublayers():
+            for var, value in layer.updates():
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    result.append((var, value))
+        return result
+
     def state_variables(self) -> list[SharedVariable]:
         """Non-parameter state (random generators) that a checkpoint must save."""
         result = {id(v): v for layer in [self] + self.sublayers() for v in layer.own_state()}
@@ -172,26 +186,37 @@ class Dropout(Layer):
 
 
 class Sequential(Layer):
-    """Layers applied one after another."""
+    """Layers applied one after another. ``input_shape`` (e.g. ``(1, 28, 28)``): each input
+    row is first reshaped to it (images from flat rows)."""
 
-    def __init__(self, layers: Sequence[Layer], name: str | None = None) -> None:
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int] | None = None, name: str | None = None) -> None:
         super().__init__(name)
         self.layers = list(layers)
+        self.input_shape = [int(s) for s in input_shape] if input_shape else None
+        if self.input_shape:
+            self.n_in = int(np.prod(self.input_shape))
+        out = next((getattr(layer, "n_out", None) for layer in reversed(self.layers) if hasattr(layer, "n_out")), None)
+        if out is not None:
+            self.n_out = out
 
     def sublayers(self) -> list[Layer]:
         return [s for layer in self.layers for s in [layer] + layer.sublayers()]
 
     def __call__(self, x: Any, deterministic: bool = False) -> Any:
+        if self.input_shape:
+            x = T.as_tensor_variable(x)
+            x = T.reshape(x, [x.shape[0], *self.input_shape])
         for layer in self.layers:
             x = layer(x, deterministic=deterministic)
         return x
 
     def get_config(self) -> dict:
-        return {"class": "Sequential", "layers": [layer.get_config() for layer in self.layers], "name": self.name}
+        return {"class": "Sequential", "layers": [layer.get_config() for layer in self.layers],
+                "input_shape": self.input_shape, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
-        return cls([from_config(c) for c in config["layers"]], name=config.get("name"))
+        return cls([from_config(c) for c in config["layers"]], config.get("input_shape"), name=config.get("name"))
 
 
 class LogisticRegression(Layer):

@@ -88,7 +88,40 @@ def build_model(model_cfg: dict, n_in: int, n_out: int, seed: int) -> Any:
         if n_in % steps:
             raise cfgmod.ConfigError(f"model.steps = {steps} does not divide the {n_in} input features into equal steps")
         return nn.RecurrentClassifier(n_in, model_cfg["hidden"], n_out, cell=kind, steps=steps, seed=seed)
-    raise cfgmod.ConfigError(f"unknown model.type {kind!r}; valid: MLP, LogisticRegression, RNN, LSTM, GRU")
+    if kind == "Sequential":
+        return _sequential(model_cfg, n_in, seed)
+    raise cfgmod.ConfigError(f"unknown model.type {kind!r}; valid: MLP, LogisticRegression, RNN, LSTM, GRU, Sequential")
+
+
+def _sequential(model_cfg: dict, n_in: int, seed: int) -> Any:
+    """A ``Sequential`` from ``[[model.layers]]`` tables (each a layer's config: ``class`` and
+    its arguments); layers that take a seed and were given none get one from ``seed``."""
+    from .. import nn
+    layers = model_cfg.get("layers")
+    if not layers:
+        raise cfgmod.ConfigError("model.type = 'Sequential' needs [[model.layers]] tables (class = ..., arguments)")
+    built = []
+    for k, layer_cfg in enumerate(layers):
+        if not isinstance(layer_cfg, dict) or "class" not in layer_cfg:
+            raise cfgmod.ConfigError(f"model.layers[{k}] must be a table with a 'class' key, got {layer_cfg!r}")
+        cls = nn.layers.LAYERS.get(layer_cfg["class"])
+        if cls is None:
+            raise cfgmod.ConfigError(f"model.layers[{k}]: unknown layer class {layer_cfg['class']!r}; valid: "
+                                     f"{', '.join(sorted(nn.layers.LAYERS))}")
+        args = {key: v for key, v in layer_cfg.items() if key != "class"}
+        accepted = set(inspect.signature(cls).parameters)
+        if "seed" in accepted and args.get("seed") is None:
+            args["seed"] = seed * 1000 + k
+        extra = set(args) - accepted
+        if extra:
+            raise cfgmod.ConfigError(f"model.layers[{k}] ({cls.__name__}) does not take {', '.join(sorted(extra))}; "
+                                     f"valid: {', '.join(sorted(accepted))}")
+        built.append(cls(**args))
+    model = nn.Sequential(built, model_cfg.get("input_shape"))
+    if getattr(model, "n_in", n_in) != n_in:
+        raise cfgmod.ConfigError(f"model.input_shape {model_cfg['input_shape']} holds {model.n_in} features but the "
+                                 f"data has {n_in}")
+    return model
 
 
 def build_optimizer(opt_cfg: dict) -> Any:

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
 }
 # Keys that may be given but have no default (passed on only when set).
 OPTIONAL: dict[str, dict[str, type]] = {
-    "model": {"steps": int},
+    "model": {"steps": int, "layers": list, "input_shape": list},
     "optimizer": {"momentum": float, "nesterov": bool, "clipnorm": float, "rho": float, "epsilon": float,
                   "beta1": float, "beta2": float},
     "lr_schedule": {"step_size": int, "gamma": float, "epochs": int, "min_lr": float},
@@ -150,5 +150,9 @@ def dumps(config: dict) -> str:
     lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
     for section, values in config.items():
         if isinstance(values, dict):
-            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+            tables = {k: v for k, v in values.items() if isinstance(v, list) and v and all(isinstance(e, dict) for e in v)}
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items() if k not in tables]
+            for key, entries in tables.items():  # arrays of tables: [[model.layers]]
+                for entry in entries:
+                    lines += ["", f"[[{section}.{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in entry.items()]
     return "\n".join(lines) + "\n"

@@ -96,6 +96,7 @@ class Trainer:
         x, y, idx = T.matrix("x"), T.lvector("y"), T.lvector("batch")
         cost = self.loss_fn(self.model(x), y) + self._penalty()
         updates = self.optimizer.get_updates(cost, self.model.get_params(trainable=True))
+        updates += self.model.collect_updates()  # running averages (batch normalization)
         self._train_fn = theano.function([idx], cost, updates=updates, givens={x: self._X[idx], y: self._y[idx]},
                                          name="train", profile=self._profile or None)
         out = self.model(x, deterministic=True)

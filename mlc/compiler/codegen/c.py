@@ -129,6 +129,16 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             {pragma}
             for (long q = 0; q < inner; q++) {{ {offsets} {accumulate} }}
         }}"""
+        # Two reduced axes (a batch and a spatial axis, as batch normalization reduces): nested
+        # loops instead of an index computed per element.
+        rdouble = " ".join(f"const long a{n} = b{n} + q0 * rst[{2 * j}L] + q1 * rst[{2 * j + 1}L];"
+                           for j, n in enumerate(names))
+        two_axes = f"""{{
+            for (long q0 = 0; q0 < rshape[0]; q0++) {{
+                {simd_pragma}
+                for (long q1 = 0; q1 < rshape[1]; q1++) {{ {rdouble} {accumulate} }}
+            }}
+        }}"""
         odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
                     f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
         rows_loop = f"""    for (long o = 0; o < outer; o++) {{
@@ -141,6 +151,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         {acc_t} acc = {init};
         if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
         else if (nr == 1) {loop(simd_pragma, rsingle)}
+        else if (nr == 2) {two_axes}
         else {loop("", odometer)}
         out[bout] = ({out_t})acc;
     }}"""

@@ -1,8 +1,10 @@
 """2-d convolution (NCHW) as Theano's abstract convolution: ``Conv2d`` and the two ops of
 its gradient, ``Conv2dGradInputs`` (a transposed convolution) and ``Conv2dGradWeights``.
-Each is a lowering to one matrix product per group through BLAS: the input's patches are
-laid out as rows (im2col, a strided view copied once), multiplied by the filters; the
-input gradient scatters the patch gradients back (col2im, one strided add per filter tap).
+Each is a lowering to matrix products through BLAS: the input's patches are laid out as
+columns (im2col: one strided block copy per filter tap), multiplied by the filters; the
+input gradient scatters the patch gradients back (col2im: one strided add per tap). This
+NumPy lowering is each op's ``perform``; the CPU backend passes C im2col/col2im kernels
+(``runtime/cpu/conv.py``) into the same functions.
 
 Parameters as Theano's: ``border_mode`` ``'valid'``, ``'full'``, ``'half'``, an int or a
 pair (zero padding); ``subsample`` (strides); ``filter_flip`` (True: convolution, the
@@ -84,68 +86,84 @@ class ConvParams:
             raise ValueError(f"{what}: filters of shape {tuple(kshape)} (dilation {self.filter_dilation}) are larger "
                              f"than the padded input of shape {tuple(ishape)}")
 
-    def patches(self, x: np.ndarray, kshape: Sequence[int]) -> np.ndarray:
-        """``(N, OH, OW, C, KH, KW)`` view of the zero-padded input's patches."""
-        ph, pw = self.pad(kshape[2:])
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        n, c, h, w = xp.shape
-        kh, kw = kshape[2:]
-        (sh, sw), (dh, dw) = self.subsample, self.filter_dilation
-        oh, ow = output_size(h, kh, 0, sh, dh), output_size(w, kw, 0, sw, dw)
-        s = xp.strides
-        return np.lib.stride_tricks.as_strided(xp, (n, oh, ow, c, kh, kw),
-                                               (s[0], s[2] * sh, s[3] * sw, s[1], s[2] * dh, s[3] * dw), writeable=False)
-
     def filters(self, w: np.ndarray) -> np.ndarray:
         return w[:, :, ::-1, ::-1] if self.filter_flip else w
 
 
-def _forward(p: ConvParams, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _taps(p: ConvParams, kshape: Sequence[int], out_hw: Sequence[int]) -> list[tuple]:
+    """For each filter tap (i, j): its index in the flattened kernel, and the strided slice of
+    the padded input it reads for every output position."""
+    (sh, sw), (dh, dw), (oh, ow) = p.subsample, p.filter_dilation, out_hw
+    kh, kw = kshape[2:]
+    return [(i * kw + j, (slice(None), slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                          slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)))
+            for i in range(kh) for j in range(kw)]
+
+
+def _columns(p: ConvParams, x: np.ndarray, kshape: Sequence[int]) -> tuple[np.ndarray, tuple]:
+    """im2col as ``(C * KH * KW, N * OH * OW)``: each filter tap's input block copied as one
+    strided slice, so every product below is one large GEMM."""
+    ph, pw = p.pad(kshape[2:])
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    n, c = x.shape[:2]
+    kh, kw = kshape[2:]
+    oh, ow = (output_size(xp.shape[2 + d], kshape[2 + d], 0, p.subsample[d], p.filter_dilation[d]) for d in range(2))
+    cols = np.empty((c, kh * kw, n, oh, ow), dtype=x.dtype)
+    for tap, window in _taps(p, kshape, (oh, ow)):
+        cols[:, tap] = xp[window].transpose(1, 0, 2, 3)
+    return cols.reshape(c * kh * kw, n * oh * ow), (oh, ow)
+
+
+def _scatter(p: ConvParams, cols: np.ndarray, ishape: Sequence[int], kshape: Sequence[int],
+             out_hw: Sequence[int]) -> np.ndarray:
+    """col2im: the ``(C * KH * KW, N * OH * OW)`` patch gradients added back into ``(N, C, H, W)``."""
+    n, c, h, width = (int(s) for s in ishape)
+    kh, kw = kshape[2:]
+    ph, pw = p.pad(kshape[2:])
+    cols = cols.reshape(c, kh * kw, n, *out_hw)
+    gx = np.zeros((c, n, h + 2 * ph, width + 2 * pw), dtype=cols.dtype)
+    for tap, window in _taps(p, kshape, out_hw):
+        gx[window] += cols[:, tap]
+    return np.ascontiguousarray(gx[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
+
+
+def _by_channel(a: np.ndarray) -> np.ndarray:
+    """``(N, C, H, W)`` as ``(C, N * H * W)`` (one transposing copy)."""
+    n, c = a.shape[:2]
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, -1)
+
+
+def _forward(p: ConvParams, x: np.ndarray, w: np.ndarray, columns: Any = _columns) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, w.shape
-    cols = p.patches(x, w.shape)
-    n, oh, ow = cols.shape[:3]
-    wf = p.filters(w)
-    out = np.empty((n, o, oh, ow), dtype=np.result_type(x, w))
-    og = o // g
-    for k in range(g):
-        part = np.ascontiguousarray(cols[:, :, :, k * cg:(k + 1) * cg]).reshape(n * oh * ow, cg * kh * kw)
-        res = part @ wf[k * og:(k + 1) * og].reshape(og, -1).T
-        out[:, k * og:(k + 1) * og] = res.reshape(n, oh, ow, og).transpose(0, 3, 1, 2)
-    return out
+    cols, (oh, ow) = columns(p, x, w.shape)
+    og, k = o // g, cg * kh * kw
+    wf = p.filters(w).reshape(o, k)
+    out = np.concatenate([wf[i * og:(i + 1) * og] @ cols[i * k:(i + 1) * k] for i in range(g)]) if g > 1 else wf @ cols
+    out = out.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out, dtype=np.result_type(x, w))
 
 
-def _grad_weights(p: ConvParams, x: np.ndarray, gout: np.ndarray, kshape: Sequence[int]) -> np.ndarray:
+def _grad_weights(p: ConvParams, x: np.ndarray, gout: np.ndarray, kshape: Sequence[int],
+                  columns: Any = _columns) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, tuple(kshape)
-    cols = p.patches(x, kshape)
-    n, oh, ow = cols.shape[:3]
-    og = o // g
-    gw = np.empty(tuple(kshape), dtype=np.result_type(x, gout))
-    for k in range(g):
-        part = np.ascontiguousarray(cols[:, :, :, k * cg:(k + 1) * cg]).reshape(n * oh * ow, cg * kh * kw)
-        gk = gout[:, k * og:(k + 1) * og].transpose(0, 2, 3, 1).reshape(n * oh * ow, og)
-        gw[k * og:(k + 1) * og] = (gk.T @ part).reshape(og, cg, kh, kw)
+    cols, _ = columns(p, x, kshape)
+    og, k = o // g, cg * kh * kw
+    gflat = _by_channel(gout)
+    gw = np.concatenate([gflat[i * og:(i + 1) * og] @ cols[i * k:(i + 1) * k].T for i in range(g)]) if g > 1 \
+        else gflat @ cols.T
+    gw = gw.reshape(o, cg, kh, kw).astype(np.result_type(x, gout), copy=False)
     return gw[:, :, ::-1, ::-1] if p.filter_flip else gw
 
 
-def _grad_inputs(p: ConvParams, w: np.ndarray, gout: np.ndarray, ishape: Sequence[int]) -> np.ndarray:
+def _grad_inputs(p: ConvParams, w: np.ndarray, gout: np.ndarray, ishape: Sequence[int],
+                 scatter: Any = _scatter) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, w.shape
-    n, c, h, width = (int(s) for s in ishape)
-    ph, pw = p.pad(w.shape[2:])
-    (sh, sw), (dh, dw) = p.subsample, p.filter_dilation
-    oh, ow = gout.shape[2:]
-    og = o // g
-    wf = p.filters(w)
-    gx = np.zeros((n, c, h + 2 * ph, width + 2 * pw), dtype=np.result_type(w, gout))
-    for k in range(g):
-        gk = gout[:, k * og:(k + 1) * og].transpose(0, 2, 3, 1).reshape(n * oh * ow, og)
-        cols = (gk @ wf[k * og:(k + 1) * og].reshape(og, -1)).reshape(n, oh, ow, cg, kh, kw)
-        target = gx[:, k * cg:(k + 1) * cg]
-        for i in range(kh):
-            for j in range(kw):
-                rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-                cols_ = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-                target[:, :, rows, cols_] += cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    return gx[:, :, ph:ph + h, pw:pw + width]
+    og, k = o // g, cg * kh * kw
+    wf = p.filters(w).reshape(o, k)
+    gflat = _by_channel(gout)
+    cols = np.concatenate([wf[i * og:(i + 1) * og].T @ gflat[i * og:(i + 1) * og] for i in range(g)]) if g > 1 \
+        else wf.T @ gflat
+    return scatter(p, cols.astype(np.result_type(w, gout), copy=False), ishape, w.shape, gout.shape[2:])
 
 
 class _ConvOp(ConvParams, Op):
@@ -173,10 +191,10 @@ class Conv2d(_ConvOp):
         bcast = (x.broadcastable[0], w.broadcastable[0], False, False)
         return Apply(self, [x, w], [TensorType(dtype, bcast)()])
 
-    def perform(self, node, inputs, output_storage):
+    def perform(self, node, inputs, output_storage, lowering: Any = None):
         x, w = inputs
         self.check(x.shape, w.shape, "conv2d")
-        output_storage[0][0] = _forward(self, x, w)
+        output_storage[0][0] = _forward(self, x, w, lowering.columns if lowering else _columns)
 
     def infer_shape(self, node, input_shapes):
         return [self.out_shape(*input_shapes)]
@@ -199,11 +217,11 @@ class Conv2dGradWeights(_ConvOp):
         return Apply(self, [x, gout, self._shape_vector(shape)],
                      [TensorType(np.result_type(x.dtype, gout.dtype).name, (False,) * 4)()])
 
-    def perform(self, node, inputs, output_storage):
+    def perform(self, node, inputs, output_storage, lowering: Any = None):
         x, gout, shape = inputs
         kshape = tuple(int(s) for s in shape)
         self.check(x.shape, kshape, "conv2d_grad_wrt_weights")
-        output_storage[0][0] = _grad_weights(self, x, gout, kshape)
+        output_storage[0][0] = _grad_weights(self, x, gout, kshape, lowering.columns if lowering else _columns)
 
     def infer_shape(self, node, input_shapes):
         shape = node.inputs[2]
@@ -228,7 +246,7 @@ class Conv2dGradInputs(_ConvOp):
         return Apply(self, [w, gout, self._shape_vector(shape)],
                      [TensorType(np.result_type(w.dtype, gout.dtype).name, (gout.broadcastable[0], False, False, False))()])
 
-    def perform(self, node, inputs, output_storage):
+    def perform(self, node, inputs, output_storage, lowering: Any = None):
         w, gout, shape = inputs
         ishape = tuple(int(s) for s in shape)
         self.check(ishape, w.shape, "conv2d_grad_wrt_inputs")
@@ -236,7 +254,7 @@ class Conv2dGradInputs(_ConvOp):
         if gout.shape != expected:
             raise ValueError(f"conv2d_grad_wrt_inputs: output gradient of shape {gout.shape} does not fit an input of "
                              f"shape {ishape} and filters {w.shape} (expected {expected})")
-        output_storage[0][0] = _grad_inputs(self, w, gout, ishape)
+        output_storage[0][0] = _grad_inputs(self, w, gout, ishape, lowering.scatter if lowering else _scatter)
 
     def infer_shape(self, node, input_shapes):
         shape = node.inputs[2]

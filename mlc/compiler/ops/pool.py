@@ -59,22 +59,23 @@ class Pool(Op):
         return tuple(shape[:-2]) + tuple(pooled_size(shape[-2 + d], self.ws[d], self.stride[d], self.pad[d],
                                                      self.ignore_border) for d in range(2))
 
-    def windows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(padded input, view (..., OH, OW, WH, WW) of its windows)``; the padding is -inf
-        for max pooling (never chosen), else 0."""
+    def padded(self, x: np.ndarray) -> np.ndarray:
+        """The input padded for the windows: ``pad`` on each side, and room for the partial
+        windows at the end (``ignore_border=False``); -inf for max pooling (never chosen), else 0."""
         out = self.out_shape(x.shape)
         ph, pw = self.pad
-        # room for the partial windows at the end (ignore_border=False)
         eh = max(0, (out[-2] - 1) * self.stride[0] + self.ws[0] - x.shape[-2] - 2 * ph)
         ew = max(0, (out[-1] - 1) * self.stride[1] + self.ws[1] - x.shape[-1] - 2 * pw)
-        fill = -np.inf if self.mode == "max" else 0
         widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + eh), (pw, pw + ew)]
-        xp = np.pad(x, widths, constant_values=fill) if any(sum(w) for w in widths) else x
-        s = xp.strides
-        view = np.lib.stride_tricks.as_strided(
-            xp, xp.shape[:-2] + out[-2:] + self.ws,
-            s[:-2] + (s[-2] * self.stride[0], s[-1] * self.stride[1], s[-2], s[-1]), writeable=False)
-        return xp, view
+        if not any(sum(w) for w in widths):
+            return x
+        return np.pad(x, widths, constant_values=-np.inf if self.mode == "max" else 0)
+
+    def taps(self, shape: tuple) -> list[tuple]:
+        """For each window position (i, j), the strided slice of the padded input it reads."""
+        (sh, sw), (oh, ow) = self.stride, self.out_shape(shape)[-2:]
+        return [(Ellipsis, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+                for i in range(self.ws[0]) for j in range(self.ws[1])]
 
     def counts(self, shape: tuple) -> np.ndarray:
         """Per window, how many entries are inside the (unpadded) input (``average_exc_pad``)."""
@@ -94,15 +95,20 @@ class Pool(Op):
 
     def perform(self, node, inputs, output_storage):
         (x,) = inputs
-        _, view = self.windows(x)
-        if self.mode == "max":
-            out = view.max(axis=(-2, -1))
-        else:
-            out = view.sum(axis=(-2, -1))
-            if self.mode == "average_inc_pad":
-                out = out / (self.ws[0] * self.ws[1])
-            elif self.mode == "average_exc_pad":
-                out = out / self.counts(x.shape)
+        xp = self.padded(x)
+        out = None
+        for tap in self.taps(x.shape):  # one strided pass per window position: fast for small windows
+            part = xp[tap]
+            if out is None:
+                out = np.array(part, dtype=np.result_type(x, np.float32) if self.mode != "max" else x.dtype)
+            elif self.mode == "max":
+                np.maximum(out, part, out=out)
+            else:
+                out += part
+        if self.mode == "average_inc_pad":
+            out = out / (self.ws[0] * self.ws[1])
+        elif self.mode == "average_exc_pad":
+            out = out / self.counts(x.shape)
         output_storage[0][0] = np.asarray(out, dtype=x.dtype)
 
     def infer_shape(self, node, input_shapes):
@@ -138,21 +144,24 @@ class PoolGrad(Pool):
         if gout.shape != self.out_shape(x.shape):
             raise ValueError(f"pool_2d gradient: output gradient of shape {gout.shape}, expected "
                              f"{self.out_shape(x.shape)} for an input of shape {x.shape}")
-        xp, view = self.windows(x)
+        xp = self.padded(x)
         gx = np.zeros(xp.shape, dtype=np.result_type(x, gout))
-        (sh, sw), (wh, ww) = self.stride, self.ws
-        oh, ow = gout.shape[-2:]
+        taps = self.taps(x.shape)
         if self.mode == "max":
-            flat = view.reshape(view.shape[:-2] + (wh * ww,))
-            first = flat.argmax(axis=-1)  # the first maximum of each window
+            best = xp[taps[0]].copy()
+            for tap in taps[1:]:
+                np.maximum(best, xp[tap], out=best)
+            taken, hit = np.zeros(best.shape, dtype=bool), np.empty(best.shape, dtype=bool)
+            for tap in taps:  # the first maximum of each window, in row-major window order
+                np.equal(xp[tap], best, out=hit)
+                np.greater(hit, taken, out=hit)  # and not taken by an earlier tap
+                np.add(gx[tap], gout, out=gx[tap], where=hit)
+                taken |= hit
         else:
-            share = gout / (wh * ww) if self.mode == "average_inc_pad" else (
+            share = gout / (self.ws[0] * self.ws[1]) if self.mode == "average_inc_pad" else (
                 gout / self.counts(x.shape) if self.mode == "average_exc_pad" else gout)
-        for i in range(wh):
-            for j in range(ww):
-                rows, cols = slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
-                part = np.where(first == i * ww + j, gout, 0) if self.mode == "max" else share
-                gx[..., rows, cols] += part
+            for tap in taps:
+                gx[tap] += share
         ph, pw = self.pad
         output_storage[0][0] = np.ascontiguousarray(gx[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]])
 

@@ -1,0 +1,63 @@
+"""The convolution workloads: a LeNet-sized pair of 3x3 convolutions (batch 128, 1 → 32 →
+64 channels, 28x28, ReLU, 2x2 max pooling between) forward and backward, mlc against NumPy
+(the same im2col lowering written by hand), PyTorch and JAX; and one Fashion-MNIST epoch of
+``configs/cnn_fashion.toml``'s CNN through ``Trainer`` against the same model in PyTorch."""
+from __future__ import annotations
+
+import numpy as np
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.tensor.signal.pool import pool_2d
+
+import peers
+
+BATCH, SIZE, C1, C2 = 128, 28, 32, 64
+
+
+def _data():
+    rng = np.random.default_rng(3)
+    x = rng.random((BATCH, 1, SIZE, SIZE), dtype=np.float32)
+    w1 = (rng.normal(size=(C1, 1, 3, 3)) / 3).astype("float32")
+    w2 = (rng.normal(size=(C2, C1, 3, 3)) / np.sqrt(9 * C1)).astype("float32")
+    return x, w1, w2
+
+
+def mlc_convnet():
+    x, w1, w2 = T.ftensor4("x"), T.ftensor4("w1"), T.ftensor4("w2")
+    h = pool_2d(T.nnet.relu(T.nnet.conv2d(x, w1, border_mode="half", filter_flip=False)), (2, 2))
+    out = T.nnet.relu(T.nnet.conv2d(h, w2, border_mode="half", filter_flip=False))
+    cost = out.sum()
+    return theano.function([x, w1, w2], [cost, *theano.grad(cost, [w1, w2])])
+
+
+def conv(timer):
+    x, w1, w2 = _data()
+    f = mlc_convnet()
+    rows = {"mlc": timer(lambda: f(x, w1, w2), 1)}
+    if (th := peers.torch()):
+        tx = th.from_numpy(x)
+        tw1, tw2 = th.from_numpy(w1).requires_grad_(), th.from_numpy(w2).requires_grad_()
+        F = th.nn.functional
+
+        def torch_step():
+            tw1.grad = tw2.grad = None
+            h = F.max_pool2d(F.relu(F.conv2d(tx, tw1, padding=1)), 2)
+            F.relu(F.conv2d(h, tw2, padding=1)).sum().backward()
+        rows["torch"] = timer(torch_step, 1)
+        torch_step()
+        got = f(x, w1, w2)
+        rows["info:max relative difference vs torch"] = (
+            f"{max(float(np.abs(g - t.grad.numpy()).max() / np.abs(t.grad.numpy()).max()) for g, t in zip(got[1:], (tw1, tw2))):.1e}")
+    if (j := peers.jax()):
+        jx, jnp = j
+        dims = ("NCHW", "OIHW", "NCHW")
+
+        def loss(w1, w2, x):
+            h = jx.nn.relu(jx.lax.conv_general_dilated(x, w1, (1, 1), "SAME", dimension_numbers=dims))
+            h = jx.lax.reduce_window(h, -jnp.inf, jx.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+            return jx.nn.relu(jx.lax.conv_general_dilated(h, w2, (1, 1), "SAME", dimension_numbers=dims)).sum()
+        grad = jx.jit(jx.value_and_grad(loss, argnums=(0, 1)))
+        args = [jnp.asarray(v) for v in (w1, w2, x)]
+        rows["jax"] = timer(lambda: jx.block_until_ready(grad(*args)), 1)
+    return rows

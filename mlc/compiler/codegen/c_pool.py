@@ -1,0 +1,86 @@
+"""C kernels for 2-d pooling on the CPU: one plane (an image's channel) per OpenMP
+iteration, each output reading its window within the input's bounds (the padding is never
+read: max ignores it, averages count it or not). Max pooling records the first maximum of
+each window, which its gradient sends the output gradient to."""
+from __future__ import annotations
+
+from .program import EntryPoint, Program
+
+CTYPES = {"float32": "float", "float64": "double"}
+SIZES = ("planes", "h", "w", "oh", "ow", "wh", "ww", "sh", "sw", "ph", "pw")
+
+
+def pool_program(dtype: str) -> Program:
+    t = CTYPES[dtype]
+    sizes = ", ".join(f"long {s}" for s in SIZES)
+    window = """const long r0 = i * sh - ph, c0 = j * sw - pw;
+            const long r1 = r0 + wh < h ? r0 + wh : h, c1 = c0 + ww < w ? c0 + ww : w;
+            const long ra = r0 > 0 ? r0 : 0, ca = c0 > 0 ? c0 : 0;"""
+    source = f"""#include <stdint.h>
+#include <string.h>
+
+void pool_max_{dtype}({sizes}, const void* px, void* pout, void* pidx) {{
+    const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout; int64_t* idx = (int64_t*)pidx;
+    #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
+    for (long p = 0; p < planes; p++) {{
+        const {t}* xp = x + p * h * w;
+        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++) {{
+            {window}
+            long best = ra * w + ca;
+            {t} m = xp[best];
+            for (long r = ra; r < r1; r++) for (long c = ca; c < c1; c++)
+                if (xp[r * w + c] > m) {{ m = xp[r * w + c]; best = r * w + c; }}
+            out[(p * oh + i) * ow + j] = m;
+            idx[(p * oh + i) * ow + j] = best;
+        }}
+    }}
+}}
+
+void pool_max_grad_{dtype}({sizes}, const void* pidx, const void* pg, void* pgx) {{
+    const int64_t* idx = (const int64_t*)pidx; const {t}* g = (const {t}*)pg; {t}* gx = ({t}*)pgx;
+    #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
+    for (long p = 0; p < planes; p++) {{
+        {t}* gp = gx + p * h * w;
+        memset(gp, 0, sizeof({t}) * h * w);
+        for (long k = 0; k < oh * ow; k++) gp[idx[p * oh * ow + k]] += g[p * oh * ow + k];
+    }}
+}}
+
+/* mode 0: sum, 1: average counting the padding, 2: average over the entries inside */
+void pool_sum_{dtype}({sizes}, int mode, const void* px, void* pout) {{
+    const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout;
+    #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
+    for (long p = 0; p < planes; p++) {{
+        const {t}* xp = x + p * h * w;
+        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++) {{
+            {window}
+            double s = 0;
+            for (long r = ra; r < r1; r++) for (long c = ca; c < c1; c++) s += xp[r * w + c];
+            const double n = mode == 1 ? (double)(wh * ww) : mode == 2 ? (double)((r1 - ra) * (c1 - ca)) : 1.0;
+            out[(p * oh + i) * ow + j] = ({t})(s / n);
+        }}
+    }}
+}}
+
+void pool_sum_grad_{dtype}({sizes}, int mode, const void* pg, void* pgx) {{
+    const {t}* g = (const {t}*)pg; {t}* gx = ({t}*)pgx;
+    #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
+    for (long p = 0; p < planes; p++) {{
+        {t}* gp = gx + p * h * w;
+        memset(gp, 0, sizeof({t}) * h * w);
+        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++) {{
+            {window}
+            const double n = mode == 1 ? (double)(wh * ww) : mode == 2 ? (double)((r1 - ra) * (c1 - ca)) : 1.0;
+            const {t} share = ({t})(g[(p * oh + i) * ow + j] / n);
+            for (long r = ra; r < r1; r++) for (long c = ca; c < c1; c++) gp[r * w + c] += share;
+        }}
+    }}
+}}
+"""
+    ints = tuple(("int", "long") for _ in SIZES)
+    mode = (("int", "int"),)
+    entries = (EntryPoint(f"pool_max_{dtype}", ints + (("buffer", dtype), ("buffer", dtype), ("buffer", "int64"))),
+               EntryPoint(f"pool_max_grad_{dtype}", ints + (("buffer", "int64"), ("buffer", dtype), ("buffer", dtype))),
+               EntryPoint(f"pool_sum_{dtype}", ints + mode + (("buffer", dtype), ("buffer", dtype))),
+               EntryPoint(f"pool_sum_grad_{dtype}", ints + mode + (("buffer", dtype), ("buffer", dtype))))
+    return Program("c", source, entries)
