@@ -38,3 +38,23 @@ def test_vector_params_per_channel_and_gradients(rng):
     assert theano.function([xs, ms], plain)(np.ones((1, 2)) * 5, np.ones(2)).tolist() == [[3.0, 3.0]]
     with pytest.raises(ValueError, match="axes"):
         bn.batch_normalization_train(xs, ms, ms, axes=(5,))
+
+
+@pytest.mark.parametrize("axes,shape", [("spatial", (4, 3, 5, 2)), ("per-activation", (6, 5)), ((1, 2), (3, 4, 2))])
+def test_the_op_and_its_c_kernels_against_perform_and_gradients_of_every_output(rng, axes, shape):
+    x = rng.normal(size=shape)
+    ax = bn._axes(axes, len(shape))
+    pshape = tuple(1 if d in ax else s for d, s in enumerate(shape))
+    gamma, beta = rng.normal(size=pshape), rng.normal(size=pshape)
+
+    def everything(a, g, b):
+        out, mean, invstd = bn.batch_normalization_train(a, T.patternbroadcast(g, [n == 1 for n in pshape]),
+                                                         T.patternbroadcast(b, [n == 1 for n in pshape]), axes)
+        return (out * out).sum() + 3 * mean.sum() + (invstd ** 2).sum()
+    theano.gradient.verify_grad(everything, [x, gamma, beta], rng=rng)
+    syms = [T.tensor("float64", [False] * len(s), name=n) for s, n in ((shape, "x"), (pshape, "g"), (pshape, "b"))]
+    outs = [everything(*syms), *theano.grad(everything(*syms), syms)]
+    fast = theano.function(syms, outs)(x, gamma, beta)
+    checked = theano.function(syms, outs, mode="DEBUG")(x, gamma, beta)  # each C thunk against perform
+    for a, b in zip(fast, checked):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

@@ -11,7 +11,7 @@ from ...config import config
 from ...fgraph import FunctionGraph, memory_sources
 from ...graph import Apply
 from ..backend import warn_once
-from . import blas, conv, pool, toolchain  # noqa: F401  (blas, conv and pool register their thunks)
+from . import blas, bn, conv, pool, toolchain  # noqa: F401  (these register their thunks)
 from .thunks import REGISTRY, Pointers
 
 

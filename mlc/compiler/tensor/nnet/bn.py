@@ -1,12 +1,13 @@
 """Batch normalization as Theano's ``T.nnet.bn``: ``batch_normalization_train`` (batch
 statistics, and running averages to store as shared-variable updates),
 ``batch_normalization_test`` (given statistics) and the plain ``batch_normalization``.
-Built from reductions and elementwise ops, so the gradient is exact and the compiler fuses
-the arithmetic into its C kernels."""
+Training uses the ``BatchNormTrain`` op (two-pass statistics, C kernels on the CPU) and its
+gradient op; the test-time forms are elementwise, fused by the compiler."""
 from __future__ import annotations
 
 from typing import Any
 
+from ...ops.bn import BatchNormTrain
 from .. import basic as T
 from ..variable import TensorVariable, as_tensor_variable
 
@@ -60,10 +61,8 @@ def batch_normalization_train(inputs: Any, gamma: Any, beta: Any, axes: Any = "p
     x = as_tensor_variable(inputs)
     ax = _axes(axes, x.ndim)
     gamma, beta = _like_params(gamma, x.ndim, ax, "gamma"), _like_params(beta, x.ndim, ax, "beta")
-    mean = x.mean(axis=list(ax), keepdims=True)
-    var = T.sqr(x - mean).mean(axis=list(ax), keepdims=True)
-    invstd = T.inv(T.sqrt(var + epsilon))
-    out = (x - mean) * (gamma * invstd) + beta
+    out, mean, invstd = BatchNormTrain(ax, epsilon)(x, gamma, beta)
+    var = T.inv(T.sqr(invstd)) - epsilon
     if running_mean is None and running_var is None:
         return out, mean, invstd
     results = [out, mean, invstd]
