@@ -61,3 +61,48 @@ def conv(timer):
         args = [jnp.asarray(v) for v in (w1, w2, x)]
         rows["jax"] = timer(lambda: jx.block_until_ready(grad(*args)), 1)
     return rows
+
+
+def cnn_epoch(timer):
+    """One epoch of configs/cnn_fashion.toml's model (Trainer.fit) against the same model,
+    batch and optimizer in PyTorch (train mode: batch norm and dropout as in training)."""
+    from pathlib import Path
+
+    from mlc.train import Trainer, load_dataset
+    from mlc.train import config as cfgmod
+    from mlc.train.cli import build_model, build_optimizer
+    from mlc.train.data import DataError, Scaler
+    try:
+        splits = load_dataset("fashion-mnist")
+    except DataError as err:
+        return {"info:skipped": str(err).split(";")[0]}
+    cfg = cfgmod.resolve(cfgmod.load(Path(__file__).resolve().parents[1] / "configs" / "cnn_fashion.toml"))
+    batch = cfg["train"]["batch_size"]
+    with theano.config.change(floatX="float32"):
+        train = splits["train"]
+        train.X = Scaler.fit("unit", train.X).transform(train.X, "float32")
+        model = build_model(cfg["model"], 784, 10, cfg["seed"])
+        trainer = Trainer(model, "negative_log_likelihood", build_optimizer(cfg["optimizer"]), batch_size=batch,
+                          epochs=1, verbose=False)
+
+        def mlc_epoch():
+            trainer.state.update(epoch=0, stopped=False)
+            trainer.fit(train)
+        rows = {"mlc": timer(mlc_epoch, 1)}
+    if (th := peers.torch()):
+        nn_ = th.nn
+        net = nn_.Sequential(nn_.Conv2d(1, 32, 3, padding=1), nn_.BatchNorm2d(32), nn_.ReLU(), nn_.MaxPool2d(2),
+                             nn_.Conv2d(32, 64, 3, padding=1), nn_.BatchNorm2d(64), nn_.ReLU(), nn_.MaxPool2d(2),
+                             nn_.Flatten(), nn_.Dropout(0.5), nn_.Linear(3136, 10))
+        opt = th.optim.Adam(net.parameters(), lr=cfg["optimizer"]["lr"])
+        X, Y = th.from_numpy(train.X.reshape(-1, 1, 28, 28)), th.from_numpy(train.y.astype("int64"))
+        batches = train.batch_indices(batch, seed=0)
+
+        def torch_epoch():
+            net.train()
+            for idx in batches:
+                opt.zero_grad()
+                th.nn.functional.cross_entropy(net(X[idx]), Y[idx]).backward()
+                opt.step()
+        rows["torch"] = timer(torch_epoch, 1)
+    return rows

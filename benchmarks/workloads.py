@@ -337,6 +337,7 @@ WORKLOADS = {
     "fashion": ("one epoch of the MLP 784-500-10 on Fashion-MNIST (batch 256)", fashion_epoch),
     "conv": (f"two 3x3 convolutions (1 -> {convolution.C1} -> {convolution.C2} channels, ReLU, max pool), "
              f"forward+backward, float32, batch {convolution.BATCH}, {convolution.SIZE}x{convolution.SIZE}", convolution.conv),
+    "cnn": ("one Fashion-MNIST epoch of configs/cnn_fashion.toml's CNN (Trainer.fit), batch 128", convolution.cnn_epoch),
     "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
              f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
 }

@@ -21,7 +21,8 @@ def _have_fashion():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not _have_fashion(), reason="dataset-fashion-mnist is not installed")
-@pytest.mark.parametrize("config,target", [("logreg_fashion.toml", 0.84), ("mlp_fashion.toml", 0.88)])
+@pytest.mark.parametrize("config,target", [("logreg_fashion.toml", 0.84), ("mlp_fashion.toml", 0.88),
+                                           ("cnn_fashion.toml", 0.91)])
 def test_fashion_reaches_reference_accuracy(config, target, tmp_path):
     out = subprocess.run([sys.executable, "-m", "mlc.train.cli", str(ROOT / "configs" / config), "--out",
                           str(tmp_path), "--quiet"], capture_output=True, text=True)
