@@ -70,7 +70,6 @@ class BatchNormTrain(Op):
         _, mean, invstd = outputs
         dy, dmean, dinvstd = output_grads
         dx, dgamma, dbeta = BatchNormTrainGrad(self.axes, self.epsilon)(x, gamma, mean, invstd, dy)
-        dgamma = T.patternbroadcast(dgamma, gamma.broadcastable) if dgamma.ndim == gamma.ndim else dgamma
         # Gradients flowing into the statistics themselves (rare: the running averages are updates).
         count = T.cast(T.prod(T.stack([T.shape(x)[a] for a in self.axes])), x.dtype)
         if dmean is not None and not is_zero(dmean):
