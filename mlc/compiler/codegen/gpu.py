@@ -18,6 +18,7 @@ from typing import Sequence
 
 from .cstyle import MACROS as MACROS_FOR_KERNELS
 from .cstyle import CStyleRenderer, reduce_parts
+from .gpu_conv import ConvKernels
 from .gpu_indexing import IndexingKernels
 from .loop_ir import LoopKernel
 from .program import EntryPoint, Program
@@ -25,7 +26,7 @@ from .program import EntryPoint, Program
 LOCAL_SIZE = 256
 
 
-class GPURenderer(IndexingKernels, CStyleRenderer):
+class GPURenderer(IndexingKernels, ConvKernels, CStyleRenderer):
     kernel_prefix = ""
     buffer_prefix = ""
     local_prefix = ""

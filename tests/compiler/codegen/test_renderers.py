@@ -96,7 +96,8 @@ def test_cuda_kernels_compile_with_nvcc(arch, tmp_path):
     program, kernels = render_nodes(nodes, cuda)
     assert len(kernels) >= len(GRAPHS) and "__syncthreads" in program.source
     structured = [getattr(cuda, kind)(dtype) for kind in ("gemm", "take_rows", "take_pairs", "add_at_pairs",
-                                                           "softmax_crossentropy", "row_kernels", "random")
+                                                           "softmax_crossentropy", "row_kernels", "random",
+                                                           "conv_kernels", "pool_kernels")
                   for dtype in ("float32", "float64")]
     for k, unit in enumerate([program] + structured):
         cu = tmp_path / f"unit{k}.cu"

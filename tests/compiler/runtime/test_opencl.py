@@ -177,6 +177,46 @@ def test_the_hinge_loss_trains_on_the_device_copying_back_only_the_cost(opencl):
     np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-12)
 
 
+def test_convolution_and_pooling_run_on_the_device_equal_to_the_cpu(rng):
+    """Every border mode, stride, dilation and flip of conv2d, and every pooling mode,
+    forward and backward, on the device against the CPU."""
+    from mlc.compiler.tensor.signal.pool import pool_2d
+
+    def build():
+        x, w, w2 = T.dtensor4("x"), T.dtensor4("w"), T.dtensor4("w2")
+        h = pool_2d(T.nnet.relu(T.nnet.conv2d(x, w, border_mode=(1, 2), subsample=(1, 2), filter_dilation=(2, 1))),
+                    (2, 2), stride=(1, 2))
+        full = T.nnet.conv2d(h, w2, border_mode="full", filter_flip=False)
+        cost = (full ** 2).sum() + pool_2d(x, (3, 3), True, (2, 2), (1, 1), "average_exc_pad").sum() + \
+            pool_2d(h, (2, 3), False, None, (0, 0), "average_inc_pad").sum() + pool_2d(x, (2, 2), mode="sum").sum()
+        return theano.function([x, w, w2], [cost, *theano.grad(cost, [x, w, w2])])
+    values = [rng.normal(size=(3, 2, 9, 11)), rng.normal(size=(4, 2, 3, 3)), rng.normal(size=(5, 4, 3, 2))]
+    want = build()(*values)
+    with theano.config.change(device="opencl", force_device=True):
+        f = build()
+    placed = [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+    assert {"Conv2d", "Conv2dGradInputs", "Conv2dGradWeights", "Pool", "PoolGrad"} <= set(placed)
+    for got, ref in zip(f(*values), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_a_cnn_train_step_on_the_device_copies_back_only_the_cost(opencl):
+    from mlc import nn
+    rng = np.random.default_rng(1)
+    X = theano.shared(rng.random((40, 64)).astype("float32"), "X")
+    Y = theano.shared((np.arange(40) % 10).astype("int64"), "Y")
+    with theano.config.change(floatX="float32"):
+        model = nn.Sequential([nn.Conv2D(1, 4, 3, border_mode="half", activation="relu", seed=0), nn.MaxPool2D(2),
+                               nn.Flatten(), nn.Dense(64, 10, "softmax", seed=1)], input_shape=(1, 8, 8))
+        idx = T.lvector("idx")
+        cost = nn.losses.negative_log_likelihood(model(X[idx]), Y[idx])
+        params = model.get_params()
+        step = theano.function([idx], cost, updates=[(p, p - 0.1 * g) for p, g in zip(params, T.grad(cost, params))])
+    assert [str(n.op) for n in step.maker.fgraph.toposort()].count("ToHost") == 1
+    costs = [float(step(np.arange(20) + 20 * (k % 2))) for k in range(6)]
+    assert costs[-1] < costs[0]
+
+
 def test_debug_mode_checks_device_kernels(opencl):
     x = T.dvector("x")
     f = theano.function([x], T.tanh(x) * 0.5 + x.sum(), mode="DEBUG")
@@ -214,6 +254,14 @@ picked, grad = g(a, rows, cols)
 want = np.zeros_like(a)
 np.add.at(want, (rows, cols), 2 * a[rows, cols])
 assert np.allclose(picked, a[rows, cols]) and np.allclose(grad, want), (picked, grad)
+from mlc.compiler.tensor.signal.pool import pool_2d
+im, k = T.ftensor4(), T.ftensor4()
+conv = pool_2d(T.nnet.conv2d(im, k, border_mode=1, subsample=(2, 1)), (2, 2), True, (1, 1))
+cf = theano.function([im, k], [conv, *T.grad((conv ** 2).sum(), [im, k])])
+imv, kv = rng.normal(size=(2, 2, 5, 4)).astype("float32"), rng.normal(size=(3, 2, 3, 3)).astype("float32")
+theano.config.device = "cpu"
+want = theano.function([im, k], [conv, *T.grad((conv ** 2).sum(), [im, k])])(imv, kv)
+assert all(np.allclose(g, w, rtol=1e-4, atol=1e-4) for g, w in zip(cf(imv, kv), want))
 print("ok")
 """
 

@@ -17,9 +17,10 @@ from ...codegen import Program, render_nodes, renderer_for
 from ...codegen.lower import kernel_for
 from ...fgraph import FunctionGraph
 from ...graph import Apply
+from ...ops.conv import Conv2dGradInputs, Conv2dGradWeights
 from ...ops.elemwise import DimShuffle
 from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
-from ...ops.shape import Shape
+from ...ops.shape import Reshape, Shape
 from ..placement import place
 
 
@@ -55,11 +56,15 @@ class DeviceBackend:
         return module
 
     def supports(self, node: Apply) -> bool:
+        from .conv import conv_supported, pool_supported
         from .indexing import adds_at_pairs, takes_pairs, takes_rows
         from .thunks import along_rows, gemm_supported
         if isinstance(node.op, DimShuffle):
             return True  # a view
-        if takes_rows(node) or takes_pairs(node) or adds_at_pairs(node) or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
+        if conv_supported(node) and self.max_local < 256:
+            return False  # the tiled GEMM needs work-groups of 256
+        if conv_supported(node) or pool_supported(node) or takes_rows(node) or takes_pairs(node) or adds_at_pairs(node) \
+                or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
                 isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
                 and node.outputs[0].dtype.startswith("float")):
             dtypes = (node.outputs[0].dtype,)
@@ -76,6 +81,10 @@ class DeviceBackend:
         from .thunks import random_supported
         if isinstance(node.op, Shape):
             return ["any"], ["host"], False  # a device array knows its shape: no copy
+        if isinstance(node.op, (Conv2dGradInputs, Conv2dGradWeights)) and self.supports(node):
+            return ["device", "device", "host"], ["device"], True  # the shape argument is read on the host
+        if isinstance(node.op, Reshape):
+            return ["device", "host"], ["device"], True
         if random_supported(node) and self.fp64:  # the generator and the parameters stay on the host
             return ["host"] * n_in, ["host", "device"], True
         if self.supports(node):

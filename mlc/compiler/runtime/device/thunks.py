@@ -369,4 +369,4 @@ def random_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> 
     return RandomThunk(node, ins, outs, context)
 
 
-from . import indexing  # noqa: E402,F401  (registers the indexing thunks)
+from . import conv, indexing  # noqa: E402,F401  (register their thunks)
