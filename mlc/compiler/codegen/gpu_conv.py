@@ -137,3 +137,62 @@ class ConvKernels:
             EntryPoint(f"pool_max_grad_{dtype}", sizes + (("buffer", "int64"), buf, buf)),
             EntryPoint(f"pool_sum_{dtype}", sizes + mode + (buf, buf)),
             EntryPoint(f"pool_sum_grad_{dtype}", sizes + mode + (buf, buf))))
+
+    def bn_kernels(self, dtype: str) -> Program:
+        """Batch normalization in training over an ``(A, C, B)`` view (channels in the middle):
+        per-channel statistics and gradient sums by one work-item per channel (two passes,
+        the variance around the mean), the elementwise passes by one work-item per element."""
+        idx, q, t = self.index_type, self.buffer_prefix, self.types[dtype]
+        gid, gsize = self.global_id, self.global_size
+        dims = f"const {idx} A, const {idx} C, const {idx} B"
+        source = f"""{self.prelude}
+{self.kernel_prefix} void bn_stats_{dtype}({dims}, const {t} eps, {q}const {t}* restrict x, {q}{t}* restrict mean,
+        {q}{t}* restrict inv) {{
+    for ({idx} c = {gid}; c < C; c += {gsize}) {{
+        {t} s = 0, v = 0;
+        for ({idx} a = 0; a < A; a++) for ({idx} b = 0; b < B; b++) s += x[(a * C + c) * B + b];
+        const {t} mu = s / ({t})(A * B);
+        for ({idx} a = 0; a < A; a++) for ({idx} b = 0; b < B; b++) {{
+            const {t} d = x[(a * C + c) * B + b] - mu; v += d * d;
+        }}
+        mean[c] = mu;
+        inv[c] = ({t})1 / sqrt(v / ({t})(A * B) + eps);
+    }}
+}}
+
+{self.kernel_prefix} void bn_apply_{dtype}({dims}, {q}const {t}* restrict x, {q}const {t}* restrict g,
+        {q}const {t}* restrict be, {q}const {t}* restrict mean, {q}const {t}* restrict inv, {q}{t}* restrict out) {{
+    for ({idx} e = {gid}; e < A * C * B; e += {gsize}) {{
+        const {idx} c = (e / B) % C;
+        out[e] = (x[e] - mean[c]) * g[c] * inv[c] + be[c];
+    }}
+}}
+
+{self.kernel_prefix} void bn_sums_{dtype}({dims}, {q}const {t}* restrict x, {q}const {t}* restrict mean,
+        {q}const {t}* restrict inv, {q}const {t}* restrict dy, {q}{t}* restrict dg, {q}{t}* restrict db) {{
+    for ({idx} c = {gid}; c < C; c += {gsize}) {{
+        {t} sb = 0, sg = 0;
+        for ({idx} a = 0; a < A; a++) for ({idx} b = 0; b < B; b++) {{
+            const {idx} k = (a * C + c) * B + b;
+            sb += dy[k]; sg += dy[k] * (x[k] - mean[c]) * inv[c];
+        }}
+        db[c] = sb; dg[c] = sg;
+    }}
+}}
+
+{self.kernel_prefix} void bn_dx_{dtype}({dims}, {q}const {t}* restrict x, {q}const {t}* restrict g,
+        {q}const {t}* restrict mean, {q}const {t}* restrict inv, {q}const {t}* restrict dy, {q}const {t}* restrict dg,
+        {q}const {t}* restrict db, {q}{t}* restrict dx) {{
+    const {t} m = ({t})(A * B);
+    for ({idx} e = {gid}; e < A * C * B; e += {gsize}) {{
+        const {idx} c = (e / B) % C;
+        dx[e] = g[c] * inv[c] * (dy[e] - db[c] / m - (x[e] - mean[c]) * inv[c] * dg[c] / m);
+    }}
+}}
+"""
+        d3, buf = (("int", idx),) * 3, ("buffer", dtype)
+        return Program(self.language, source, (
+            EntryPoint(f"bn_stats_{dtype}", d3 + (("int", dtype), buf, buf, buf)),
+            EntryPoint(f"bn_apply_{dtype}", d3 + (buf,) * 6),
+            EntryPoint(f"bn_sums_{dtype}", d3 + (buf,) * 6),
+            EntryPoint(f"bn_dx_{dtype}", d3 + (buf,) * 8)))

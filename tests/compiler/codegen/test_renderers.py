@@ -97,7 +97,7 @@ def test_cuda_kernels_compile_with_nvcc(arch, tmp_path):
     assert len(kernels) >= len(GRAPHS) and "__syncthreads" in program.source
     structured = [getattr(cuda, kind)(dtype) for kind in ("gemm", "take_rows", "take_pairs", "add_at_pairs",
                                                            "softmax_crossentropy", "row_kernels", "random",
-                                                           "conv_kernels", "pool_kernels")
+                                                           "conv_kernels", "pool_kernels", "bn_kernels")
                   for dtype in ("float32", "float64")]
     for k, unit in enumerate([program] + structured):
         cu = tmp_path / f"unit{k}.cu"

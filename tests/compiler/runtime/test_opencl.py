@@ -200,6 +200,29 @@ def test_convolution_and_pooling_run_on_the_device_equal_to_the_cpu(rng):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("axes,shape", [("spatial", (4, 3, 5, 2)), ("per-activation", (6, 5))])
+def test_batch_normalization_runs_on_the_device_equal_to_the_cpu(rng, axes, shape):
+    from mlc.compiler.tensor.nnet import bn
+    ax = bn._axes(axes, len(shape))
+    pattern = [d in ax for d in range(len(shape))]
+
+    def build():
+        x, g, b = (T.tensor("float64", [False] * len(shape), name=n) for n in "xgb")
+        out, mean, inv = bn.batch_normalization_train(x, T.patternbroadcast(g, pattern), T.patternbroadcast(b, pattern),
+                                                      axes)
+        cost = (out ** 2).sum() + 3 * mean.sum() + (inv ** 2).sum()
+        return theano.function([x, g, b], [cost, *theano.grad(cost, [x, g, b])])
+    pshape = tuple(1 if p else s for p, s in zip(pattern, shape))
+    values = [rng.normal(size=shape), rng.normal(size=pshape), rng.normal(size=pshape)]
+    want = build()(*values)
+    with theano.config.change(device="opencl", force_device=True):
+        f = build()
+    assert {"BatchNormTrain", "BatchNormTrainGrad"} <= {type(n.op).__name__ for n in f.maker.fgraph.toposort()
+                                                        if n in getattr(f.maker.fgraph, "device_nodes", set())}
+    for got, ref in zip(f(*values), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
 def test_a_cnn_train_step_on_the_device_copies_back_only_the_cost(opencl):
     from mlc import nn
     rng = np.random.default_rng(1)

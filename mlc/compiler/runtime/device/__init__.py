@@ -56,14 +56,14 @@ class DeviceBackend:
         return module
 
     def supports(self, node: Apply) -> bool:
-        from .conv import conv_supported, pool_supported
+        from .conv import bn_supported, conv_supported, pool_supported
         from .indexing import adds_at_pairs, takes_pairs, takes_rows
         from .thunks import along_rows, gemm_supported
         if isinstance(node.op, DimShuffle):
             return True  # a view
         if conv_supported(node) and self.max_local < 256:
             return False  # the tiled GEMM needs work-groups of 256
-        if conv_supported(node) or pool_supported(node) or takes_rows(node) or takes_pairs(node) or adds_at_pairs(node) \
+        if conv_supported(node) or pool_supported(node) or bn_supported(node) or takes_rows(node) or takes_pairs(node) or adds_at_pairs(node) \
                 or along_rows(node) or (gemm_supported(node) and self.max_local >= 256) or (
                 isinstance(node.op, (SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad))
                 and node.outputs[0].dtype.startswith("float")):

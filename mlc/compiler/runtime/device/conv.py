@@ -11,6 +11,7 @@ import numpy as np
 
 from ...graph import Apply
 from ...ops import conv as ops
+from ...ops.bn import BatchNormTrain, BatchNormTrainGrad
 from ...ops.pool import Pool, PoolGrad
 from ...ops.shape import Reshape
 from ..launch import elementwise_launch, gemm_launch
@@ -170,6 +171,59 @@ class PoolThunk(_DeviceOp):
         else:
             self.launch("pool_sum_grad", gx.size, *sizes, np.int32(POOL_MODES[op.mode]), self.buf(g), self.buf(gx))
         self.out[0] = gx
+
+
+class BatchNormThunk(_DeviceOp):
+    """``BatchNormTrain`` and its gradient when the kept axes are one block (``blocks``)."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, context: DeviceContext) -> None:
+        super().__init__(node, ins, outs, context, "bn_kernels")
+        self.outs = outs
+
+    def __call__(self) -> None:
+        from ..cpu.bn import blocks
+        backend, op = self.backend, self.op
+        values = [backend.contiguous(c[0]) for c in self.ins]
+        x = values[0]
+        dims = blocks(tuple(x.shape), op.axes)
+        n = len(values) - 1 if isinstance(op, BatchNormTrain) else 4
+        if any(v.size != dims[1] for v in values[1:n]):
+            raise ValueError(f"{op}: parameters of sizes {[v.size for v in values[1:n]]} do not fit {dims[1]} channels")
+        stat_shape = tuple(1 if d in op.axes else s for d, s in enumerate(x.shape))
+        a, c, b = (np.int64(v) for v in dims)
+        if isinstance(op, BatchNormTrain):
+            _, gamma, beta = values
+            mean, inv = backend.allocate(stat_shape, self.dtype), backend.allocate(stat_shape, self.dtype)
+            out = backend.allocate(tuple(x.shape), self.dtype)
+            self.launch("bn_stats", dims[1], a, c, b, np.dtype(self.dtype).type(op.epsilon), self.buf(x),
+                        self.buf(mean), self.buf(inv))
+            self.launch("bn_apply", x.size, a, c, b, *[self.buf(v) for v in (x, gamma, beta, mean, inv, out)])
+            results = (out, mean, inv)
+        else:
+            _, gamma, mean, inv, dy = values
+            dg, db = backend.allocate(stat_shape, self.dtype), backend.allocate(stat_shape, self.dtype)
+            dx = backend.allocate(tuple(x.shape), self.dtype)
+            self.launch("bn_sums", dims[1], a, c, b, *[self.buf(v) for v in (x, mean, inv, dy, dg, db)])
+            self.launch("bn_dx", x.size, a, c, b, *[self.buf(v) for v in (x, gamma, mean, inv, dy, dg, db, dx)])
+            results = (dx, dg, db)
+        for cell, value in zip(self.outs, results):
+            cell[0] = value
+
+
+def bn_supported(node: Apply) -> bool:
+    from ..cpu.bn import blocks
+    if not isinstance(node.op, (BatchNormTrain, BatchNormTrainGrad)) or node.outputs[0].dtype not in ("float32",
+                                                                                                      "float64"):
+        return False
+    x = node.inputs[0]
+    kept = [d for d in range(x.ndim) if d not in node.op.axes]
+    return all(v.dtype == x.dtype for v in node.inputs) and blocks((2,) * x.ndim, node.op.axes) is not None and \
+        bool(kept)
+
+
+@REGISTRY.register(BatchNormTrain, BatchNormTrainGrad)
+def batch_norm_thunk(node: Apply, ins: list, outs: list, context: DeviceContext) -> Any:
+    return BatchNormThunk(node, ins, outs, context)
 
 
 @REGISTRY.register(Reshape)
