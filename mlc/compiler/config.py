@@ -37,6 +37,8 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _device(value: Any) -> str:
     text = str(value)
+    if text == "gpu" or (text.startswith("gpu") and text[3:].isdigit()):  # Theano's old CUDA names
+        text = "cuda" + text[3:]
     for kind in ("cuda", "opencl"):
         if text == kind or (text.startswith(kind) and text[len(kind):].isdigit()):
             return text
@@ -71,6 +73,23 @@ def _path(value: Any) -> str:
     return os.path.expanduser(str(value))
 
 
+def _optimizer(value: Any) -> str:
+    text = "none" if value is None else str(value)
+    names = {"": "", "fast_run": "fast_run", "o4": "fast_run", "o3": "fast_run", "default": "fast_run",
+             "fast_compile": "fast_compile", "merge": "fast_compile", "none": "none", "None": "none"}
+    if text not in names:
+        raise ValueError(f"expected fast_run, fast_compile or None, got {value!r}")
+    return names[text]
+
+
+def _linker(value: Any) -> str:
+    names = {"": "", "c": "c", "cvm": "c", "vm": "c", "c|py": "c", "cvm_nogc": "c", "vm_nogc": "c", "c|py_nogc": "c",
+             "py": "py"}
+    if str(value) not in names:
+        raise ValueError(f"expected c, py (or Theano's cvm, vm, c|py), got {value!r}")
+    return names[str(value)]
+
+
 PARAMS: dict[str, Param] = {
     "floatX": Param("float64", "dtype of float constants and of dtype=None constructors",
                     _choice("float64", "float32", "float16")),
@@ -85,9 +104,25 @@ PARAMS: dict[str, Param] = {
     "optimizer_excluding": Param("", "rewrite passes to skip, separated by ':'", _str),
     "on_unused_input": Param("raise", "default on_unused_input of function()", _choice("raise", "warn", "ignore")),
     "profile": Param(False, "profile every function (per-node times), printed at exit", _bool),
+    # Theano's names, honoured where mlc has the meaning:
+    "optimizer": Param("", "rewrites, overriding the mode's: fast_run, fast_compile, None (no rewrites); '' = the mode's",
+                       _optimizer),
+    "optimizer_including": Param("", "rewrite passes to run even if the mode excludes them, separated by ':'", _str),
+    "linker": Param("", "how nodes run, overriding the mode's: c (compiled), py (perform); Theano's cvm, vm, c|py "
+                        "mean c; '' = the mode's", _linker),
+    "warn_float64": Param("ignore", "what to do when a function computes in float64: ignore, warn, raise",
+                          _choice("ignore", "warn", "raise", "pdb")),
+    "compiledir": Param("", "Theano's name for cache_dir (setting it sets cache_dir)", _path),
     "compute_test_value": Param("off", "accepted for Theano compatibility; mlc does not use test values",
                                 _choice("off", "ignore", "warn", "raise")),
 }
+
+
+# Theano flags a ported script sets that mlc has no use for: accepted, with one note each.
+ACCEPTED_ONLY = ("allow_gc", "exception_verbosity", "print_test_value", "cast_policy", "profile_memory",
+                 "profile_optimizer", "traceback.limit", "cmodule.warn_no_version", "lib.amdlibm", "gcc.cxxflags",
+                 "nvcc.fastmath", "dnn.enabled", "reoptimize_unpickled_function", "unpickle_function",
+                 "deterministic", "int_division", "numpy.seterr_all", "on_opt_error", "assert_no_cpu_op")
 
 
 class FlagGroup:
@@ -117,11 +152,13 @@ class Config:
     def __init__(self, rc_path: str | None = None, flags: str | None = None) -> None:
         object.__setattr__(self, "_values", {k: p.convert(p.default) for k, p in PARAMS.items()})
         object.__setattr__(self, "warn", FlagGroup("warn"))
+        object.__setattr__(self, "_accepted", {})  # Theano flags kept for reading back only
         rc_path = rc_path if rc_path is not None else os.environ.get("MLCRC", os.path.expanduser("~/.mlcrc"))
         if rc_path and os.path.exists(rc_path):
             self._load_rc(rc_path)
-        flags = flags if flags is not None else os.environ.get("MLC_FLAGS", "")
-        self._load_flags(flags, "MLC_FLAGS")
+        if flags is None:  # Theano's launch scripts keep working; MLC_FLAGS, read after, wins
+            self._load_flags(os.environ.get("THEANO_FLAGS", ""), "THEANO_FLAGS")
+        self._load_flags(os.environ.get("MLC_FLAGS", "") if flags is None else flags, "MLC_FLAGS")
 
     def _load_rc(self, path: str) -> None:
         parser = configparser.ConfigParser()
@@ -151,6 +188,21 @@ class Config:
             self._set(key.strip(), value.strip(), source=source)
 
     def _set(self, key: str, value: Any, source: str = "assignment") -> None:
+        if source == "THEANO_FLAGS" and key not in PARAMS and not key.startswith("warn.") and key != "compiledir":
+            _note_once(key, source)  # a Theano flag mlc does not know: its launch script must still work
+            self._accepted[key] = value
+            return
+        if key == "mode" and value == "DebugMode":
+            value = "DEBUG"
+        if key.startswith("warn.") and key.count(".") == 1:
+            setattr(self.warn, key[5:], value)
+            return
+        if key in ACCEPTED_ONLY:
+            _note_once(key, source)
+            self._accepted[key] = value
+            return
+        if key == "compiledir":
+            self._set("cache_dir", value, source)
         if key not in PARAMS:
             error = ConfigurationError if source != "assignment" else KeyError
             raise error(f"unknown config key {key!r} (from {source}); valid keys: {', '.join(sorted(PARAMS))}")
@@ -169,13 +221,16 @@ class Config:
         values = object.__getattribute__(self, "_values")
         if key in values:
             return values[key]
+        accepted = object.__getattribute__(self, "_accepted")
+        if key in accepted or key in ACCEPTED_ONLY:
+            return accepted.get(key)
         raise AttributeError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(PARAMS))}")
 
     def __setattr__(self, key: str, value: Any) -> None:
         self._set(key, value)
 
     def __dir__(self) -> list[str]:
-        return sorted(PARAMS) + ["change"]
+        return sorted(PARAMS) + ["change", "change_flags", "warn"]
 
     @contextlib.contextmanager
     def change(self, **changes: Any) -> Iterator["Config"]:
@@ -189,8 +244,20 @@ class Config:
             self._values.clear()
             self._values.update(saved)
 
+    change_flags = change  # Theano's name
+
     def __repr__(self) -> str:
         return "\n".join(f"{k} = {v!r}    # {PARAMS[k].doc}" for k, v in self._values.items())
+
+
+_noted: set = set()
+
+
+def _note_once(key: str, source: str) -> None:
+    if key not in _noted:
+        _noted.add(key)
+        import warnings
+        warnings.warn(f"config {key} (from {source}) is a Theano flag that mlc accepts and does not use", stacklevel=4)
 
 
 def _from_environment() -> Config:

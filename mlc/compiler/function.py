@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -50,6 +51,8 @@ class FunctionMaker:
         from .rewrite import optimize
         from .runtime.linker import link
         optimize(self.fgraph, mode)
+        if config.warn_float64 != "ignore":
+            _check_float64(self.fgraph)
         rewritten = time.perf_counter()
         self.linked = link(self.fgraph, mode, len(input_vars), profile)
         self.fgraph = self.linked.fgraph  # with the device transfers, if any
@@ -229,6 +232,19 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<mlc Function {self.name or ''} ({len(self.input_specs)} inputs, {self.n_outputs} outputs)>"
+
+
+def _check_float64(fgraph: FunctionGraph) -> None:
+    """``config.warn_float64``: warn about (or refuse) a function that computes in float64."""
+    from .graph import format_trace
+    for node in fgraph.toposort():
+        if any(isinstance(o.type, TensorType) and o.dtype == "float64" for o in node.outputs):
+            message = (f"{node.op} computes in float64 (config.warn_float64 = {config.warn_float64!r}); cast its "
+                       f"inputs to float32 or set floatX\n  the node was created at: {format_trace(node.tag.trace)}")
+            if config.warn_float64 == "warn":
+                warnings.warn(message, stacklevel=4)
+                return
+            raise TypeError(message)
 
 
 def may_alias(fgraph: FunctionGraph) -> list[bool]:

@@ -54,7 +54,9 @@ class Mode:
         return self._with(tuple(e for e in self.excluded if e not in names), self.name)
 
     def all_excluded(self) -> tuple:
-        return self.excluded + tuple(filter(None, config.optimizer_excluding.split(":")))
+        including = {_PASS_ALIASES.get(n, n) for n in filter(None, config.optimizer_including.split(":"))}
+        excluded = self.excluded + tuple(_PASS_ALIASES.get(n, n) for n in filter(None, config.optimizer_excluding.split(":")))
+        return tuple(e for e in excluded if e not in including)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mode) and (type(self), self.linker, self.optimizer, self.excluded) == (
@@ -74,7 +76,11 @@ class Mode:
         name = config.mode if mode is None else mode
         if name not in PREDEFINED:
             raise ValueError(f"unknown mode {name!r}; valid: {', '.join(PREDEFINED)} or a Mode object")
-        return PREDEFINED[name]
+        base = PREDEFINED[name]
+        if config.optimizer or config.linker:  # Theano's flags override a named mode's parts
+            return Mode(config.linker or base.linker, config.optimizer or base.optimizer, base.excluded,
+                        f"{base.name}({config.linker or base.linker}, {config.optimizer or base.optimizer})")
+        return base
 
 
 # Theano's names for mlc's passes, as ported scripts write them in excluding()/including().

@@ -45,3 +45,44 @@ def test_mlc_flags_environment_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", "import mlc.compiler as t, mlc.compiler.tensor as T;"
                           "print(t.config.floatX, T.matrix().dtype)"], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["float32", "float32"], out.stderr
+
+
+def test_theano_flags_are_read_and_mlc_flags_win():
+    import os
+    import subprocess
+    import sys
+    code = ("import warnings; warnings.simplefilter('ignore'); import mlc.compiler as theano; c = theano.config; "
+            "print(c.floatX, c.device, c.mode, c.optimizer, c.allow_gc, c.warn.round, c.cache_dir, "
+            "c.environment_error)")
+    env = dict(os.environ, THEANO_FLAGS="floatX=float32,device=gpu0,mode=DebugMode,optimizer=None,allow_gc=False,"
+                                        "warn.round=False,compiledir=/tmp/theano-dir,lib.cnmem=0.8",
+               MLC_FLAGS="floatX=float64")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["float64", "cuda0", "DEBUG", "none", "False", "False", "/tmp/theano-dir", "None"], \
+        out.stderr
+
+
+def test_theano_config_names_are_honoured(recwarn):
+    import numpy as np
+    import pytest
+    import mlc.compiler as theano
+    import mlc.compiler.tensor as T
+    x = T.dvector("x")
+    with theano.config.change_flags(optimizer=None):
+        plain = theano.function([x], x * 1 + 0)
+    rewritten = theano.function([x], x * 1 + 0)
+    kept = [str(n.op) for n in plain.maker.fgraph.toposort()]
+    assert "Elemwise{mul}" in kept and "Elemwise{add}" in kept  # no rewrites: the *1 and +0 stay
+    assert len(rewritten.maker.fgraph.toposort()) < len(kept)
+    with theano.config.change(linker="py"):
+        assert all(type(s[3]).__name__ != "ElemwiseThunk" for s in theano.function([x], T.exp(x)).maker.vm.steps)
+    with theano.config.change(warn_float64="raise"), pytest.raises(TypeError, match="computes in float64"):
+        theano.function([x], x * 2)
+    with theano.config.change(warn_float64="warn"):
+        theano.function([x], x * 2)
+    assert any("computes in float64" in str(w.message) for w in recwarn)
+    f32 = T.fvector("f")
+    with theano.config.change(floatX="float32", warn_float64="raise"):
+        assert theano.function([f32], T.exp(f32) * 2)(np.ones(2, "float32")).dtype == np.float32
+    theano.config.allow_gc = False  # a Theano flag mlc does not use: accepted, readable
+    assert theano.config.allow_gc is False
