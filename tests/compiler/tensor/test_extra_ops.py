@@ -1,0 +1,50 @@
+"""T.extra_ops and the sorting/reshaping helpers, generated over one list: values against
+NumPy, gradients by finite differences, shape inference equal to the real shape."""
+import numpy as np
+import pytest
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.tensor import extra_ops
+
+# name, mlc expression of a matrix, NumPy reference, differentiable
+CASES = [
+    ("cumsum axis 0", lambda x: extra_ops.cumsum(x, 0), lambda a: np.cumsum(a, 0), True),
+    ("cumsum flat", lambda x: extra_ops.cumsum(x), lambda a: np.cumsum(a), True),
+    ("cumprod axis 1", lambda x: extra_ops.cumprod(x, 1), lambda a: np.cumprod(a, 1), True),
+    ("cumprod flat", lambda x: extra_ops.cumprod(x), lambda a: np.cumprod(a), True),
+    ("diff n=2 axis 1", lambda x: extra_ops.diff(x, 2, 1), lambda a: np.diff(a, 2, 1), True),
+    ("repeat axis 1", lambda x: extra_ops.repeat(x, 3, 1), lambda a: np.repeat(a, 3, 1), True),
+    ("repeat flat", lambda x: extra_ops.repeat(x, 2), lambda a: np.repeat(a, 2), True),
+    ("sort axis 0", lambda x: T.sort(x, 0), lambda a: np.sort(a, 0), True),
+    ("sort last", lambda x: T.sort(x), lambda a: np.sort(a), True),
+    ("sort flat", lambda x: T.sort(x, None), lambda a: np.sort(a, None), True),
+    ("argsort", lambda x: T.argsort(x), lambda a: np.argsort(a, kind="stable"), False),
+    ("roll axis 1", lambda x: T.roll(x, 1, 1), lambda a: np.roll(a, 1, 1), True),
+    ("roll flat", lambda x: T.roll(x, -2), lambda a: np.roll(a, -2), True),
+    ("tile", lambda x: T.tile(x, (2, 3)), lambda a: np.tile(a, (2, 3)), True),
+    ("tile up a dim", lambda x: T.tile(x, (2, 1, 1)), lambda a: np.tile(a, (2, 1, 1)), True),
+    ("ptp", lambda x: T.ptp(x, 0), lambda a: np.ptp(a, 0), True),
+    ("largest", lambda x: T.largest(x, x * 2, -x), lambda a: np.maximum(np.maximum(a, 2 * a), -a), True),
+    ("smallest", lambda x: T.smallest(x, x * 2), lambda a: np.minimum(a, 2 * a), True),
+]
+
+
+@pytest.mark.parametrize("name,build,ref,differentiable", CASES, ids=[c[0] for c in CASES])
+def test_value_gradient_and_shape(rng, name, build, ref, differentiable):
+    a = rng.normal(size=(3, 4)) + np.linspace(0, 1, 12).reshape(3, 4)  # distinct values: sorting is well defined
+    x = T.dmatrix("x")
+    out = build(x)
+    got, shape = theano.function([x], [out, out.shape])(a)
+    want = ref(a)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert tuple(shape) == want.shape
+    if differentiable:
+        theano.gradient.verify_grad(build, [a], rng=rng)
+
+
+def test_to_one_hot_and_squeeze():
+    y = T.lvector("y")
+    assert theano.function([y], extra_ops.to_one_hot(y, 3))(np.array([2, 0])).tolist() == [[0, 0, 1], [1, 0, 0]]
+    r = T.drow("r")
+    assert theano.function([r], extra_ops.squeeze(r))(np.ones((1, 3))).shape == (3,)
