@@ -203,6 +203,12 @@ def _unary(rule: Callable) -> Callable:
     return lambda inputs, out, gz: [rule(inputs[0], out, gz)]
 
 
+def _g_arctan2(inputs, out, gz):
+    y, x = inputs
+    r2 = x * x + y * y
+    return [gz * x / r2, -gz * y / r2]
+
+
 def _g_maximum(inputs, out, gz):
     T = _T()
     x, y = inputs
@@ -273,6 +279,7 @@ _ROWS: list[ScalarOp] = [
              _unary(lambda x, o, g: -g / _T().sqrt(1 - x * x)), cast_inputs=True),
     ScalarOp("arctan", 1, np.arctan, "$atan({0})", _rule_float,
              _unary(lambda x, o, g: g / (1 + x * x)), cast_inputs=True),
+    ScalarOp("arctan2", 2, np.arctan2, "$atan2({0}, {1})", _rule_float, _g_arctan2, cast_inputs=True),
     ScalarOp("sinh", 1, np.sinh, "$sinh({0})", _rule_float, _unary(lambda x, o, g: g * _T().cosh(x)), cast_inputs=True),
     ScalarOp("cosh", 1, np.cosh, "$cosh({0})", _rule_float, _unary(lambda x, o, g: g * _T().sinh(x)), cast_inputs=True),
     ScalarOp("tanh", 1, np.tanh, "$tanh({0})", _rule_float, _unary(lambda x, o, g: g * (1 - o * o)), cast_inputs=True),

@@ -3,7 +3,8 @@
 >>> import mlc.compiler.tensor as T
 >>> x = T.matrix('x'); y = T.nnet.sigmoid(T.dot(x, x.T)).sum()
 """
-from . import extra_ops, nnet, shared_randomstreams, signal, xlogx  # noqa: F401
+from . import extra_ops, nnet, shared_randomstreams, signal, special, xlogx  # noqa: F401
+from .special import allclose, iround, isclose, logsumexp  # noqa: F401
 from .extra_ops import argsort, cumprod, cumsum, largest, ptp, roll, smallest, sort, tile  # noqa: F401
 from .extras import mgrid, ogrid, specify_shape, stacklists  # noqa: F401
 from .basic import *  # noqa: F401,F403

@@ -58,6 +58,7 @@ REFERENCE = {
     "arcsin": (np.vectorize(math.asin), [UNIT]),
     "arccos": (np.vectorize(math.acos), [UNIT]),
     "arctan": (np.vectorize(math.atan), [ANY]),
+    "arctan2": (np.vectorize(math.atan2), [ANY, ANY]),
     "sinh": (np.vectorize(math.sinh), [ANY]),
     "cosh": (np.vectorize(math.cosh), [ANY]),
     "tanh": (np.vectorize(math.tanh), [ANY]),

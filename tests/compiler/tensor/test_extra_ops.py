@@ -48,3 +48,23 @@ def test_to_one_hot_and_squeeze():
     assert theano.function([y], extra_ops.to_one_hot(y, 3))(np.array([2, 0])).tolist() == [[0, 0, 1], [1, 0, 0]]
     r = T.drow("r")
     assert theano.function([r], extra_ops.squeeze(r))(np.ones((1, 3))).shape == (3,)
+
+
+def test_special_functions_against_numpy(rng):
+    x, y = T.dvector("x"), T.dvector("y")
+    a = np.array([1.0, np.inf, -2.5, np.nan, 0.5, 3.0])
+    b = np.array([1.0 + 1e-9, np.inf, -2.4, np.nan, 0.5000001, -np.inf])
+    f = theano.function([x, y], [T.isclose(x, y), T.isclose(x, y, equal_nan=True), T.allclose(x, x), T.arctan2(x, y)])
+    close, close_nan, all_close, angle = f(a, b)
+    rounded = theano.function([x], T.iround(x))(np.array([0.5, 1.5, -2.5, 2.4, -0.6, 7.0]))
+    assert close.tolist() == np.isclose(a, b).tolist() and close_nan.tolist() == np.isclose(a, b, equal_nan=True).tolist()
+    assert not bool(all_close)  # a holds a NaN
+    assert rounded.tolist() == [1, 2, -3, 2, -1, 7] and rounded.dtype == np.int64
+    np.testing.assert_allclose(angle, np.arctan2(a, b))
+    m = T.dmatrix("m")
+    v = rng.normal(size=(3, 4)) * 300  # exp would overflow without taking the maximum out
+    want = np.log(np.exp(v - v.max(1, keepdims=True)).sum(1)) + v.max(1)
+    np.testing.assert_allclose(theano.function([m], T.logsumexp(m, axis=1))(v), want)
+    assert theano.function([m], T.logsumexp(m, axis=1, keepdims=True))(v).shape == (3, 1)
+    theano.gradient.verify_grad(lambda t: T.logsumexp(t, axis=0), [rng.normal(size=(3, 4))], rng=rng)
+    theano.gradient.verify_grad(lambda p, q: T.arctan2(p, q), [rng.normal(size=4), rng.normal(size=4)], rng=rng)

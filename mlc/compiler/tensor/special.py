@@ -1,0 +1,41 @@
+"""Functions of Theano's ``T`` built from the scalar table: ``iround``, ``isclose``,
+``allclose``, ``logsumexp`` (``arctan2`` is a table row of its own)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..gradient import disconnected_grad
+from . import basic as T
+from .variable import TensorVariable, as_tensor_variable
+
+
+def iround(x: Any, mode: str | None = None) -> TensorVariable:
+    """``x`` rounded (``mode`` as ``T.round``) and cast to int64."""
+    return T.cast(T.round(x, mode), "int64")
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> TensorVariable:
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` (NumPy's rule; infinities equal only to themselves)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    close = T.le(abs(a - b), atol + rtol * abs(b))
+    both_inf = T.and_(T.and_(T.isinf(a), T.isinf(b)), T.eq(a, b))
+    close = T.or_(T.and_(close, T.invert(T.or_(T.isinf(a), T.isinf(b)))), both_inf)
+    if equal_nan:
+        close = T.or_(close, T.and_(T.isnan(a), T.isnan(b)))
+    return close
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> TensorVariable:
+    """Whether ``isclose`` holds everywhere (a scalar bool)."""
+    return T.all(isclose(a, b, rtol, atol, equal_nan))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """``log(sum(exp(x)))`` along ``axis``, without overflow (the maximum is taken out first)."""
+    x = as_tensor_variable(x)
+    m = disconnected_grad(x.max(axis=axis, keepdims=True))  # any constant shift is exact; no gradient through it
+    out = T.log(T.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else out.sum(axis=axis)  # summing the kept axes of size 1 drops them
+
+
+__all__ = ["iround", "isclose", "allclose", "logsumexp"]
