@@ -5,7 +5,6 @@ import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
-from mlc.compiler.gradient import numeric_grad
 
 
 def _jacobian(f, x, eps=1e-6):
@@ -85,6 +84,4 @@ def test_grad_clip_and_grad_scale_change_only_the_backward_pass():
 def test_consider_constant_stops_the_gradient():
     x = T.dscalar("x")
     y = theano.gradient.consider_constant(x ** 2) * x
-    assert theano.function([x], theano.grad(y, x))(3.0) == 9.0
-    numeric = numeric_grad(lambda a: np.asarray(a) ** 3, [np.array(3.0)], 1e-6)[0]
-    assert abs(numeric - 27.0) < 1e-4  # the full derivative, which consider_constant leaves out
+    assert theano.function([x], theano.grad(y, x))(3.0) == 9.0  # not 27: x ** 2 is held constant

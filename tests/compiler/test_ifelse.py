@@ -63,9 +63,11 @@ def test_gradient_flows_into_the_branch_taken_only(rng):
     f = theano.function([a, x, y], theano.grad(out, [x, y]))
     xs, ys = rng.normal(size=3), rng.normal(size=3)
     gx, gy = f(1.0, xs, ys)
-    np.testing.assert_allclose(gx, 2 * xs) and np.testing.assert_array_equal(gy, 0)
+    np.testing.assert_allclose(gx, 2 * xs)
+    np.testing.assert_array_equal(gy, 0)
     gx, gy = f(-1.0, xs, ys)
-    np.testing.assert_array_equal(gx, 0) and np.testing.assert_allclose(gy, 3 * ys ** 2)
+    np.testing.assert_array_equal(gx, 0)
+    np.testing.assert_allclose(gy, 3 * ys ** 2)
 
 
 def test_ifelse_refuses_branches_of_different_types():

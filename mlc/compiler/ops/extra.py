@@ -16,6 +16,14 @@ def _T():
     return basic
 
 
+def _along_axis_shape(axis: int | None, input_shapes: list) -> list:
+    """The input's shape, or its size when the op works on the flattened input (``axis=None``)."""
+    if axis is None:
+        T = _T()
+        return [(T.prod(T.stack(list(input_shapes[0]))) if input_shapes[0] else 1,)]
+    return input_shapes
+
+
 class CumOp(Op):
     """``cumsum`` (``mode='add'``) or ``cumprod`` (``'mul'``) along ``axis`` (None: flattened)."""
 
@@ -39,10 +47,7 @@ class CumOp(Op):
         output_storage[0][0] = np.asarray(fn(inputs[0], axis=self.axis), dtype=node.outputs[0].dtype)
 
     def infer_shape(self, node, input_shapes):
-        if self.axis is None:
-            T = _T()
-            return [(T.prod(T.stack(list(input_shapes[0]))) if input_shapes[0] else 1,)]
-        return input_shapes
+        return _along_axis_shape(self.axis, input_shapes)
 
     def grad(self, inputs, output_grads):
         (x,), (g,) = inputs, output_grads
@@ -81,10 +86,7 @@ class Sort(Op):
         output_storage[0][0] = np.asarray(fn(inputs[0], axis=self.axis, kind="stable"), dtype=node.outputs[0].dtype)
 
     def infer_shape(self, node, input_shapes):
-        if self.axis is None:
-            T = _T()
-            return [(T.prod(T.stack(list(input_shapes[0]))) if input_shapes[0] else 1,)]
-        return input_shapes
+        return _along_axis_shape(self.axis, input_shapes)
 
     def grad(self, inputs, output_grads):
         if self.indices:

@@ -72,7 +72,8 @@ def test_the_gradient_ops_are_the_transposed_convolutions(rng):
     explicit = [abstract_conv.conv2d_grad_wrt_inputs(gs, ws, xs.shape),
                 abstract_conv.conv2d_grad_wrt_weights(xs, gs, ws.shape)]
     got = theano.function([xs, ws, gs], [gx, gw] + explicit)(x, w, g)
-    np.testing.assert_allclose(got[0], got[2]) and np.testing.assert_allclose(got[1], got[3])
+    np.testing.assert_allclose(got[0], got[2])
+    np.testing.assert_allclose(got[1], got[3])
     # the input gradient is the full convolution of g with the filters, channels swapped
     full = reference_conv(g, w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], "full", (1, 1), (1, 1), 1, True)
     np.testing.assert_allclose(got[0], full, rtol=1e-12, atol=1e-12)
