@@ -139,6 +139,8 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
                 for (long q1 = 0; q1 < rshape[1]; q1++) {{ {rdouble} {accumulate} }}
             }}
         }}"""
+        # Only a kernel reducing some but not all of two or more axes can meet it: the others skip the C.
+        two_axes_branch = f"else if (nr == 2) {two_axes}" if 2 <= len(k.reduce_axes) < k.ndim else ""
         odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
                     f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
         rows_loop = f"""    for (long o = 0; o < outer; o++) {{
@@ -151,7 +153,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         {acc_t} acc = {init};
         if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
         else if (nr == 1) {loop(simd_pragma, rsingle)}
-        else if (nr == 2) {two_axes}
+        {two_axes_branch}
         else {loop("", odometer)}
         out[bout] = ({out_t})acc;
     }}"""
