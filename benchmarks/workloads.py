@@ -15,6 +15,7 @@ import mlc.compiler.tensor as T
 from mlc import nn
 
 import convolution
+import distributed
 import peers
 import recurrent
 
@@ -340,4 +341,6 @@ WORKLOADS = {
     "cnn": ("one Fashion-MNIST epoch of configs/cnn_fashion.toml's CNN (Trainer.fit), batch 128", convolution.cnn_epoch),
     "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
              f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
+    "mpi": (f"the mlp train step data-parallel: global batch 256 over {distributed.RANKS} MPI ranks, one thread each",
+            distributed.mpi),
 }

@@ -9,7 +9,8 @@ Layout (format ``mlc-checkpoint``, version 1): root attributes ``format``,
 ``format_version``, ``mlc_version``, ``model_config``, ``train_config``,
 ``optimizer_config``, ``trainer_state``, ``history``, ``preprocess`` (JSON strings);
 groups ``weights/``, ``optimizer/`` (datasets ``000``, ``001``, ... with a ``name``
-attribute) and ``rng/`` (attributes holding generator states as JSON).
+attribute) and ``rng/`` (attributes holding generator states as JSON); a distributed run
+adds ``rng_ranks/0001/``, ... with the generator states of ranks 1, 2, ...
 """
 from __future__ import annotations
 
@@ -47,12 +48,14 @@ class Checkpoint:
     train_config: dict = field(default_factory=dict)
     preprocess: dict | None = None
     mlc_version: str = ""
+    rank_rng_states: list[list[dict]] = field(default_factory=list)  # ranks 1, 2, ... of a distributed run
 
 
 def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_state: dict | None = None,
                     history: Sequence[dict] = (), train_config: dict | None = None,
-                    preprocess: dict | None = None) -> Path:
+                    preprocess: dict | None = None, rank_rng_states: Sequence[Sequence[dict]] = ()) -> Path:
     """Write a checkpoint of ``model`` (and ``optimizer``) atomically to ``path``.
+    ``rank_rng_states``: the generator states of ranks 1, 2, ... of a distributed run.
 
     The HDF5 file is built in memory, then written whole (``rundir.atomic_write``): a full
     disk or a crash leaves the previous file readable and no temporary file behind."""
@@ -76,7 +79,11 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
         _write_arrays(f.create_group("optimizer"), optimizer.state_variables() if optimizer is not None else [])
         rng = f.create_group("rng")
         for i, var in enumerate(model.state_variables()):
-            rng.attrs[f"{i:03d}"] = json.dumps(_generator_state(var.get_value(borrow=True)))
+            rng.attrs[f"{i:03d}"] = json.dumps(generator_state(var.get_value(borrow=True)))
+        for rank, states in enumerate(rank_rng_states, start=1):
+            group = f.create_group(f"rng_ranks/{rank:04d}")
+            for i, state in enumerate(states):
+                group.attrs[f"{i:03d}"] = json.dumps(state)
     return atomic_write(path, buffer.getvalue())
 
 
@@ -92,12 +99,14 @@ def _write_arrays(group: Any, variables: Sequence[Any]) -> None:
         ds.attrs["sha256"] = _checksum(value)
 
 
-def _generator_state(gen: np.random.Generator) -> dict:
+def generator_state(gen: np.random.Generator) -> dict:
+    """A NumPy generator's state as plain JSON-able values."""
     state = gen.bit_generator.state
     return json.loads(json.dumps(state, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else int(o)))
 
 
-def _generator_from_state(state: dict) -> np.random.Generator:
+def generator_from_state(state: dict) -> np.random.Generator:
+    """The NumPy generator a ``generator_state`` describes."""
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
@@ -131,12 +140,15 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             attrs = {k: json.loads(f.attrs[k]) for k in ("model_config", "train_config", "trainer_state",
                                                           "history", "preprocess", "optimizer_config")}
             rng = f["rng"]
+            ranks = f.get("rng_ranks", {})
             return Checkpoint(
                 model_config=attrs["model_config"], weights=_read_arrays(f["weights"], path),
                 optimizer_state=_read_arrays(f["optimizer"], path), optimizer_config=attrs["optimizer_config"],
                 rng_states=[json.loads(rng.attrs[k]) for k in sorted(rng.attrs)],
                 trainer_state=attrs["trainer_state"], history=attrs["history"], train_config=attrs["train_config"],
-                preprocess=attrs["preprocess"], mlc_version=str(f.attrs.get("mlc_version", "")))
+                preprocess=attrs["preprocess"], mlc_version=str(f.attrs.get("mlc_version", "")),
+                rank_rng_states=[[json.loads(ranks[r].attrs[k]) for k in sorted(ranks[r].attrs)]
+                                 for r in sorted(ranks)])
     except CheckpointError:
         raise
     except (OSError, KeyError, ValueError) as err:
@@ -165,7 +177,7 @@ def restore(checkpoint: Checkpoint, model: Any, optimizer: Any = None, rng: bool
         raise CheckpointError(f"checkpoint has {len(checkpoint.rng_states)} random generator states, "
                               f"the model has {len(states)}")
     for var, state in zip(states, checkpoint.rng_states):
-        var.set_value(_generator_from_state(state), borrow=True)
+        var.set_value(generator_from_state(state), borrow=True)
     if optimizer is not None:
         variables = optimizer.state_variables()
         if len(variables) != len(checkpoint.optimizer_state):

@@ -1,14 +1,17 @@
 """Command lines: ``mlc-train``, ``mlc-predict`` and ``mlc-eval``.
 
 Errors print one line naming what is wrong (``mlc-train: error: ...``) and exit with 2;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. In a distributed run (``mpiexec -n N mlc-train``)
+a failure on any rank ends every rank (MPI_Abort) with that rank's message and exit status.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import io
 import json
+import os
 import signal
 import sys
 import time
@@ -18,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import config as cfgmod
+from . import distributed as dist
 from .checkpoint import CheckpointError
 from .data import DataError, Scaler, check_labels, load_dataset, load_features, train_valid_split
 from .rundir import RunDirectory, atomic_write, check_directory, interrupt
@@ -48,25 +52,50 @@ def _run(prog: str, main: Callable[[argparse.Namespace], int], parser: argparse.
     except ValueError:  # not the main thread: leave signals alone
         previous = {}
     try:
+        code = _call(prog, main, args)
+    except BaseException:
+        world = dist.active_world()
+        if world is None or world.size == 1:
+            raise
+        import traceback
+        dist.report_failure(traceback.format_exc().rstrip(), world.rank, world.size)
+        code = 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    world = dist.active_world()
+    if code and world is not None and world.size > 1:
+        world.abort(code)  # the other ranks may be waiting for this one in an Allreduce
+    return code
+
+
+def _call(prog: str, main: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``main(args)``, with the errors a user can fix reported in one line and an exit status."""
+    try:
         return main(args)
     except _USER_ERRORS as err:
         if args.debug:
             raise
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        _report(f"{prog}: error: {message}")
         return 2
     except BrokenPipeError:  # e.g. `mlc-predict ... | head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted{_RESUMABLE.get(prog, '')}", file=sys.stderr)
+        _report(f"{prog}: interrupted{_RESUMABLE.get(prog, '')}")
         return 130
     except Terminated:
-        print(f"{prog}: terminated{_RESUMABLE.get(prog, '')}", file=sys.stderr)
+        _report(f"{prog}: terminated{_RESUMABLE.get(prog, '')}")
         return 143
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+
+def _report(message: str) -> None:
+    world = dist.active_world()
+    if world is None:
+        print(message, file=sys.stderr)
+    else:
+        dist.report_failure(message, world.rank, world.size)
 
 
 _RESUMABLE = {"mlc-train": "; continue the run with mlc-train --resume RUN_DIR"}
@@ -173,12 +202,13 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no per-epoch output")
     parser.add_argument("--profile", action="store_true", help="time the train step node by node and print "
                                                                "where the time went at the end")
+    parser.add_argument("--distributed", action="store_true",
+                        help="train data-parallel over MPI even with one rank (automatic under mpiexec -n N, N > 1)")
     return _run("mlc-train", _train, parser, argv)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .. import compiler
-    from .trainer import Trainer
+def _settings(args: argparse.Namespace) -> tuple[dict, Path]:
+    """The resolved config and the run directory the command line asks for."""
     if args.resume:
         out = check_directory(args.resume, "--resume")
         saved = out / "config.toml"
@@ -193,7 +223,22 @@ def _train(args: argparse.Namespace) -> int:
         raise cfgmod.ConfigError("give a CONFIG.toml (or --resume DIR)")
     for assignment in args.set:
         cfgmod.apply_override(user, assignment)
-    cfg = cfgmod.resolve(user)
+    return cfgmod.resolve(user), out
+
+
+def _train(args: argparse.Namespace) -> int:
+    world = dist.world(True if args.distributed else None)
+    if world.is_root:
+        return _train_on(args, world)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # rank 0 speaks for all
+        return _train_on(args, world)
+
+
+def _train_on(args: argparse.Namespace, world: dist.World) -> int:
+    """Train as ``args`` say; in a distributed run every rank runs this, rank 0 alone writes."""
+    from .. import compiler
+    from .trainer import Trainer
+    cfg, out = world.broadcast(_settings(args) if world.is_root else None)  # rank 0 alone reads the run directory
     compiler.config.floatX = cfg["floatX"]
     try:
         compiler.config.device = cfg["device"]
@@ -207,32 +252,38 @@ def _train(args: argparse.Namespace) -> int:
                       t["batch_size"], t["epochs"], t["metrics"],
                       {"patience": t["patience"], "monitor": t["monitor"] if valid is not None else "loss"},
                       cfg["lr_schedule"], out, cfg["seed"], t["checkpoint_every_steps"], not args.quiet,
-                      cfg, {**scaler.state()}, profile=args.profile)
-    run = RunDirectory(out).lock()
+                      cfg, {**scaler.state()}, profile=args.profile,
+                      distributed=not isinstance(world, dist.SingleProcess))
+    run = RunDirectory(out).lock() if world.is_root else None
     try:
-        run.remove_temporaries()
-        resumed = args.resume and (out / "last.h5").exists()
+        if run is not None:
+            run.remove_temporaries()
+        resumed = world.broadcast(bool(args.resume and (out / "last.h5").exists()) if run is not None else None)
         if resumed:
             try:
                 trainer.resume(out / "last.h5")
             except ValueError as err:  # the checkpoint does not fit the model this config builds
                 raise CheckpointError(f"cannot resume from {out / 'last.h5'}: {err}") from None
-        # Only now, with the resume known to be valid, may the run directory change.
-        text = cfgmod.dumps(cfg)
-        if not (out / "config.toml").exists() or (out / "config.toml").read_text() != text:
-            run.write("config.toml", text)
+        if run is not None:  # only now, with the resume known to be valid, may the run directory change
+            text = cfgmod.dumps(cfg)
+            if not (out / "config.toml").exists() or (out / "config.toml").read_text() != text:
+                run.write("config.toml", text)
+            if resumed:
+                trainer.write_history(out / "history.csv")  # a run killed before writing it lacks a row
         if resumed:
-            trainer.write_history(out / "history.csv")  # a run killed before writing it lacks a row
             print(f"resuming {out} at epoch {trainer.state['epoch'] + 1}, step {trainer.state['step']}", flush=True)
         trainer.fit(train, valid)
         results = {"epochs": trainer.state["epoch"], "best_epoch": trainer.state["best_epoch"]}
         if test is not None:
             results.update({f"test_{k}": v for k, v in trainer.evaluate(test).items()})
             print("  ".join(f"{k} {v:.4f}" for k, v in results.items() if k.startswith("test_")), flush=True)
+        if run is None:
+            return 0
         run.write("results.json", json.dumps(results, indent=2) + "\n")
         plotted = _plot_curves(trainer.history, out / "curves.png")
     finally:
-        run.unlock()
+        if run is not None:
+            run.unlock()
     written = [n for n in ("config.toml", "last.h5", "best.h5", "history.csv", "results.json", "curves.png")
                if (out / n).exists()]
     print(f"run saved in {out}: {', '.join(written)}", flush=True)

@@ -26,7 +26,8 @@ from ..nn import losses as losses_
 from ..nn import metrics as metrics_
 from ..nn import optimizers, regularizers
 from . import schedules
-from .checkpoint import read_checkpoint, restore, save_checkpoint
+from . import distributed as dist
+from .checkpoint import generator_from_state, generator_state, read_checkpoint, restore, save_checkpoint
 from .data import DataError, Dataset, check_features, check_labels
 from .rundir import atomic_write
 
@@ -44,6 +45,10 @@ class Trainer:
     ``checkpoint_dir``: where ``last.h5`` (every epoch, and every ``checkpoint_every_steps``
     steps if > 0), ``best.h5`` and ``history.csv`` go. ``profile``: record the train step's
     time per node (``trainer.profile.summary()``).
+    ``distributed``: train data-parallel over the ranks of an MPI job (``mpiexec -n N``);
+    None: when launched by ``mpiexec`` with more than one rank. Each rank computes its shard
+    of every minibatch of ``batch_size``; rank 0 alone prints and writes files
+    (``mlc.train.distributed``).
     """
 
     def __init__(self, model: Any, loss: Any = "categorical_crossentropy", optimizer: Any = None,
@@ -51,8 +56,10 @@ class Trainer:
                  metrics: Sequence[str] = ("accuracy",), early_stopping: Any = None, lr_schedule: Any = None,
                  checkpoint_dir: str | Path | None = None, seed: int = 0, checkpoint_every_steps: int = 0,
                  verbose: bool = True, train_config: dict | None = None, preprocess: dict | None = None,
-                 profile: bool = False) -> None:
+                 profile: bool = False, distributed: bool | None = None) -> None:
         self.model = model
+        self.world = dist.world(distributed)
+        self.distributed = not isinstance(self.world, dist.SingleProcess)
         self._profile = bool(profile)
         self.loss_fn = losses_.get(loss) if isinstance(loss, str) else loss
         self.optimizer = optimizer if optimizer is not None else optimizers.SGD(0.01)
@@ -67,12 +74,15 @@ class Trainer:
         self.base_lr = self.optimizer.learning_rate
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every_steps = int(checkpoint_every_steps)
-        self.verbose = verbose
+        self.verbose = verbose and self.world.is_root
         self.train_config, self.preprocess = train_config or {}, preprocess
         self.history: list[dict] = []
         self.state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "loss_sum": 0.0, "seen": 0,
                       "best": None, "best_epoch": -1, "wait": 0, "stopped": False}
         self._build()
+        if self.distributed:
+            dist.jump_generators(self.model.state_variables(), self.world.rank)
+            dist.broadcast_parameters(self._global_state())
 
     # ------------------------------------------------------------------ compile
     def _penalty(self) -> Any:
@@ -95,14 +105,25 @@ class Trainer:
         self._y = theano.shared(np.zeros((0,), dtype="int64"), name="train_y")
         x, y, idx = T.matrix("x"), T.lvector("y"), T.lvector("batch")
         cost = self.loss_fn(self.model(x), y) + self._penalty()
-        updates = self.optimizer.get_updates(cost, self.model.get_params(trainable=True))
-        updates += self.model.collect_updates()  # running averages (batch normalization)
+        params = self.model.get_params(trainable=True)
+        running = self.model.collect_updates()  # running averages (batch normalization)
+        if self.distributed:  # gradients, cost and running averages: one Allreduce per step
+            optimizer = dist.DistributedOptimizer(self.optimizer, weight=x.shape[0])
+            updates = optimizer.get_updates(cost, params, average=[value for _, value in running])
+            updates += [(var, value) for (var, _), value in zip(running, optimizer.averaged)]
+            cost = optimizer.loss
+        else:
+            updates = self.optimizer.get_updates(cost, params) + running
         self._train_fn = theano.function([idx], cost, updates=updates, givens={x: self._X[idx], y: self._y[idx]},
                                          name="train", profile=self._profile or None)
         out = self.model(x, deterministic=True)
         outputs = [self.loss_fn(out, y)] + [fn(out, y) for fn in self.metric_fns.values()]
         self._eval_fn = theano.function([x, y], outputs, name="evaluate")
         self._predict_fn = theano.function([x], out, name="predict_proba")
+
+    def _global_state(self) -> list:
+        """The shared variables every rank must hold alike: weights and optimizer state."""
+        return self.model.get_params() + self.optimizer.state_variables()
 
     @property
     def profile(self) -> Any:
@@ -139,7 +160,7 @@ class Trainer:
             started = time.perf_counter()
             bar = self._progress(len(batches), epoch, st["step_in_epoch"])
             for idx in batches[st["step_in_epoch"]:]:
-                loss = float(self._train_fn(idx))
+                loss = float(self._train_fn(self.world.shard(idx)))  # the global minibatch's loss
                 if not math.isfinite(loss):
                     raise TrainingError(f"the training loss became {loss} at epoch {epoch + 1}, step "
                                         f"{st['step_in_epoch'] + 1}; lower the learning rate (last checkpoint kept)")
@@ -170,7 +191,8 @@ class Trainer:
                 if improved:
                     self._save("best.h5")
                 self._save("last.h5")
-                self.write_history(self.checkpoint_dir / "history.csv")
+                if self.world.is_root:
+                    self.write_history(self.checkpoint_dir / "history.csv")
         return self.history
 
     def _track(self, record: dict, monitor: str, patience: int) -> bool:
@@ -203,16 +225,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ eval / predict
     def evaluate(self, data: Dataset, batch_size: int = 1024) -> dict:
-        """Mean loss and metrics over ``data`` (no regularization term)."""
+        """Mean loss and metrics over ``data`` (no regularization term); distributed, each
+        rank evaluates its shard of the rows and the sums are combined."""
         self.check_data(data, getattr(data, "name", "evaluation"))
-        totals = np.zeros(1 + len(self.metric_names))
-        X = data.X.reshape(len(data.X), -1).astype(theano.config.floatX, copy=False)
-        y = np.asarray(data.y).astype("int64", copy=False)
+        sums = np.zeros(2 + len(self.metric_names))  # loss, metrics, examples
+        X = self.world.shard(data.X.reshape(len(data.X), -1)).astype(theano.config.floatX, copy=False)
+        y = self.world.shard(np.asarray(data.y)).astype("int64", copy=False)
         for i in range(0, len(X), batch_size):
             values = self._eval_fn(X[i:i + batch_size], y[i:i + batch_size])
-            totals += np.array([float(v) for v in values]) * len(X[i:i + batch_size])
-        totals /= max(len(X), 1)
-        return dict(zip(["loss"] + self.metric_names, totals.tolist()))
+            sums[:-1] += np.array([float(v) for v in values]) * len(X[i:i + batch_size])
+        sums[-1] = len(X)
+        sums = self.world.allreduce(sums)
+        return dict(zip(["loss"] + self.metric_names, (sums[:-1] / max(sums[-1], 1)).tolist()))
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities for already-preprocessed features ``X``."""
@@ -228,15 +252,37 @@ class Trainer:
     def _save(self, name: str) -> None:
         if self.checkpoint_dir is None:
             return
-        save_checkpoint(self.checkpoint_dir / name, self.model, self.optimizer, dict(self.state), self.history,
-                        self.train_config, self.preprocess)
+        streams = self.world.gather([generator_state(v.get_value(borrow=True)) for v in self.model.state_variables()])
+        if not self.world.is_root:
+            return
+        save_checkpoint(self.checkpoint_dir / name, self.model, self.optimizer,
+                        dict(self.state, world_size=self.world.size), self.history, self.train_config,
+                        self.preprocess, rank_rng_states=streams[1:])
 
     def resume(self, path: str | Path) -> None:
-        """Load weights, optimizer, generator and trainer state from a checkpoint (``last.h5``)."""
-        ckpt = read_checkpoint(path)
+        """Load weights, optimizer, generator and trainer state from a checkpoint (``last.h5``).
+        Distributed, rank 0 reads it and sends it to the others; each rank takes its own
+        random streams, or derives new ones if the checkpoint came from another number of ranks."""
+        ckpt = self.world.broadcast(read_checkpoint(path) if self.world.is_root else None)
         restore(ckpt, self.model, self.optimizer)
-        self.state.update(ckpt.trainer_state)
+        state = dict(ckpt.trainer_state)
+        saved_size = int(state.pop("world_size", 1))
+        self.state.update(state)
         self.history = list(ckpt.history)
+        if not self.distributed:
+            return
+        streams = self.model.state_variables()
+        if saved_size == self.world.size and self.world.rank > 0:
+            for var, saved in zip(streams, ckpt.rank_rng_states[self.world.rank - 1]):
+                var.set_value(generator_from_state(saved), borrow=True)
+        elif saved_size != self.world.size:
+            dist.jump_generators(streams, self.world.rank)
+            if self.world.is_root and streams:
+                print(f"note: {path} was written by {saved_size} rank(s), this run has {self.world.size}: weights, "
+                      "optimizer state and the position in the epoch carry over; the random streams of ranks "
+                      "other than 0 start anew, so the run will not repeat an uninterrupted one bit for bit",
+                      flush=True)
+        dist.broadcast_parameters(self._global_state())
 
     def write_history(self, path: str | Path) -> None:
         """The history as CSV (one row per epoch); a file already holding it is left alone."""

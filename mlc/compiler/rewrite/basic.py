@@ -5,6 +5,7 @@ import numpy as np
 
 from ..fgraph import FunctionGraph
 from ..graph import Constant
+from ..ops.collective import Allreduce, AllreduceMean
 from ..ops.loop import Map
 from ..ops.random import RandomVariable
 from ..printing import Print
@@ -39,7 +40,8 @@ def merge(fgraph: FunctionGraph) -> int:
     return changed
 
 
-_NO_FOLD = (RandomVariable, Map, Print)  # Print: at run time, not once at compile time
+# Print and the collectives act at run time, not once at compile time
+_NO_FOLD = (RandomVariable, Map, Print, Allreduce, AllreduceMean)
 
 
 def constant_folding(fgraph: FunctionGraph) -> int:

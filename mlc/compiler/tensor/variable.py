@@ -16,6 +16,9 @@ _COMPARISONS = ("lt", "le", "gt", "ge")
 class _TensorMethods:
     """Operators and methods shared by symbolic tensors, constants and shared tensors."""
 
+    # ``ndarray * x`` must call ``x.__rmul__``, not build an object array of element products
+    __array_ufunc__ = None
+
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other): return _b.add(self, other)
     def __radd__(self, other): return _b.add(other, self)
