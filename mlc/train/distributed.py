@@ -54,6 +54,13 @@ class World:
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         collective.set_communicator(self.comm)
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.local_size = self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()  # ranks on this machine
+        self.threads: int | None = None  # per rank, when mlc chose it
+        if self.local_size > 1 and not {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"} & set(os.environ):
+            from ..compiler.runtime.cpu import set_num_threads
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            self.threads = max(1, cores // self.local_size)
+            set_num_threads(self.threads)
 
     @property
     def is_root(self) -> bool:
@@ -96,7 +103,7 @@ class SingleProcess(World):
     """The one-process world: the same methods, no MPI."""
 
     def __init__(self) -> None:
-        self.comm, self.rank, self.size = None, 0, 1
+        self.comm, self.rank, self.size, self.local_size = None, 0, 1, 1
 
     def allreduce(self, array: Any, op: str = "sum") -> np.ndarray:
         if op not in ("sum", "mean", "max", "min"):

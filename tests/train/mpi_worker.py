@@ -82,12 +82,22 @@ def failing_cli(out, how):
                              "--out", os.path.join(out, "run"), "--set", "train.epochs=3", "--quiet"]))
 
 
+def threads(out):
+    """The thread count mlc chose for this rank, and OpenBLAS's own."""
+    from mlc.compiler.runtime.cpu import blas
+    world = dist.world(True)
+    np.savez(os.path.join(out, f"rank{world.rank}.npz"), threads=world.threads, omp=int(os.environ["OMP_NUM_THREADS"]),
+             cores=len(os.sched_getaffinity(0)), blas=blas.blas_threads())
+
+
 if __name__ == "__main__":
     scenario, out_dir, *rest = sys.argv[1:]
     if scenario == "steps":
         trainer_steps(out_dir, distributed=rest[0] == "mpi", dropout=rest[1])
     elif scenario == "gradients":
         gradients(out_dir)
+    elif scenario == "threads":
+        threads(out_dir)
     elif scenario == "fail":
         failing_cli(out_dir, rest[0])
     else:

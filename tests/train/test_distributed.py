@@ -165,3 +165,10 @@ def test_the_distributed_loop_example_checks_itself_on_two_ranks():
     done = mpiexec(2, ROOT / "examples" / "distributed_loop.py")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("epoch 20:") == 1
+
+
+def test_ranks_sharing_a_machine_share_its_cores(tmp_path):
+    for result in worker(tmp_path, "threads", 2, "threads"):
+        expected = max(1, int(result["cores"]) // 2)
+        assert int(result["threads"]) == int(result["omp"]) == expected
+        assert int(result["blas"]) == expected

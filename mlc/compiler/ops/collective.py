@@ -121,9 +121,11 @@ class AllreduceMean(Op):
             start += size
         buffer[-1] = weight
         _sum_in_place(buffer)
-        total, start = buffer[-1], 0
+        buffer /= buffer[-1]
+        start = 0
         for cell, x, size, out in zip(output_storage, xs, sizes, node.outputs):
-            cell[0] = (buffer[start:start + size] / total).reshape(np.shape(x)).astype(out.dtype, copy=False)
+            # views of a buffer made for this call alone
+            cell[0] = buffer[start:start + size].reshape(np.shape(x)).astype(out.dtype, copy=False)
             start += size
 
     def infer_shape(self, node, input_shapes):

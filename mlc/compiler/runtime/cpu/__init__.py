@@ -2,6 +2,8 @@
 (``toolchain``), BLAS through NumPy's OpenBLAS (``blas``), thunks by op type (``thunks``)."""
 from __future__ import annotations
 
+import ctypes
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -13,6 +15,21 @@ from ...graph import Apply
 from ..backend import warn_once
 from . import blas, bn, conv, pool, toolchain  # noqa: F401  (these register their thunks)
 from .thunks import REGISTRY, Pointers
+
+
+def set_num_threads(n: int) -> bool:
+    """Use at most ``n`` threads in this process: in OpenBLAS (NumPy's and mlc's products) and
+    in mlc's OpenMP loops. For several processes sharing a machine, as MPI ranks do: each
+    keeping every core's worth of busy-waiting threads slows all of them down many times.
+    Returns whether OpenBLAS was found and told."""
+    found = blas.set_blas_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)  # libgomp reads it when the first kernel loads it
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+    except OSError:
+        return found
+    gomp.omp_set_num_threads(ctypes.c_int(int(n)))  # already loaded: tell it directly
+    return found
 
 
 def renderer():

@@ -17,16 +17,53 @@ from .thunks import REGISTRY, Buffer
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
+_SYMBOL_STYLES = (("scipy_", "64_", True), ("", "64_", True), ("scipy_", "", False), ("", "", False))
+
+
+def _openblas_paths() -> list[str]:
+    root = os.path.dirname(np.__file__)
+    return (glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*.so*"))
+            + glob.glob(os.path.join(root, ".libs", "*openblas*.so*")))
+
+
+@lru_cache(maxsize=None)
+def _openblas_threads() -> tuple[Any, Any] | None:
+    """OpenBLAS's ``(set_num_threads, get_num_threads)``, or None."""
+    import cffi
+    for path in _openblas_paths():
+        for prefix, suffix, _ in _SYMBOL_STYLES:
+            ffi = cffi.FFI()
+            names = [f"{prefix}openblas_{verb}_num_threads{suffix}" for verb in ("set", "get")]
+            ffi.cdef(f"void {names[0]}(int); int {names[1]}(void);")
+            try:
+                lib = ffi.dlopen(os.path.abspath(path))
+                return getattr(lib, names[0]), getattr(lib, names[1])
+            except (OSError, AttributeError):
+                continue
+    return None
+
+
+def set_blas_threads(n: int) -> bool:
+    """Let NumPy's OpenBLAS (used by NumPy and by mlc's products) use ``n`` threads;
+    False if it cannot be found."""
+    functions = _openblas_threads()
+    if functions is not None:
+        functions[0](int(n))
+    return functions is not None
+
+
+def blas_threads() -> int | None:
+    """How many threads NumPy's OpenBLAS uses (None if it cannot be found)."""
+    functions = _openblas_threads()
+    return None if functions is None else int(functions[1]())
+
+
 @lru_cache(maxsize=None)
 def cblas() -> tuple[Any, dict, bool] | None:
     """``(lib, {dtype: gemm function}, ilp64)`` from NumPy's bundled OpenBLAS, or None."""
     import cffi
-    root = os.path.dirname(np.__file__)
-    candidates = glob.glob(os.path.join(root, os.pardir, "numpy.libs", "*openblas*.so*"))
-    candidates += glob.glob(os.path.join(root, ".libs", "*openblas*.so*"))
-    for path in candidates:
-        for prefix, suffix, ilp64 in (("scipy_", "64_", True), ("", "64_", True), ("scipy_", "", False),
-                                      ("", "", False)):
+    for path in _openblas_paths():
+        for prefix, suffix, ilp64 in _SYMBOL_STYLES:
             int_t = "int64_t" if ilp64 else "int"
             names = {dt: f"{prefix}cblas_{c}gemm{suffix}" for dt, c in (("float64", "d"), ("float32", "s"))}
             ffi = cffi.FFI()
