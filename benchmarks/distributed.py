@@ -27,12 +27,9 @@ RANKS = 2
 
 def mpi(timer):
     """Run the workload under ``mpiexec`` and the one-process step here; rows for run.py."""
+    import importlib.util
     mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
-    try:
-        import mpi4py
-    except ImportError:
-        mpiexec = mpi4py = None
-    if mpiexec is None:
+    if mpiexec is None or importlib.util.find_spec("mpi4py") is None:
         return {"info:skipped": "needs mpi4py and mpiexec: pip install 'mlc[mpi]'"}
     import workloads
     X, Y = workloads._mlp_data()
