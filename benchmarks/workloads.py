@@ -16,6 +16,7 @@ from mlc import nn
 
 import convolution
 import distributed
+import load
 import peers
 import recurrent
 
@@ -341,6 +342,8 @@ WORKLOADS = {
     "cnn": ("one Fashion-MNIST epoch of configs/cnn_fashion.toml's CNN (Trainer.fit), batch 128", convolution.cnn_epoch),
     "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
              f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
+    "load": ("the mlp train step while other processes keep every core busy (one spinner per core)",
+             load.under_load),
     "mpi": (f"the mlp train step data-parallel: global batch 256 over {distributed.RANKS} MPI ranks, one thread each",
             distributed.mpi),
 }

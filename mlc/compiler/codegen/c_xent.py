@@ -1,0 +1,61 @@
+"""C kernels for the softmax crossentropy on integer labels, forward and gradient, one row per
+OpenMP iteration. The forward writes the softmax it computes on the way (the gradient's
+input), so the row is read twice (its maximum, then the exponentials) and written once. A
+label outside ``[0, k)`` stops the kernel before it writes anything and is reported through
+``bad`` (its row, else -1), so the caller can raise NumPy ``perform``'s error."""
+from __future__ import annotations
+
+from .c import vector_declarations
+from .program import EntryPoint, Program
+
+CTYPES = {"float32": "float", "float64": "double"}
+PARALLEL = "if (n * k > 200000)"  # below this the threads cost more than they save
+
+
+def xent_program(dtype: str, vector_math: bool) -> Program:
+    t = CTYPES[dtype]
+    f = "f" if dtype == "float32" else ""
+    check = """int64_t* bad = (int64_t*)pbad;
+    bad[0] = -1;
+    for (long i = 0; i < n; i++) if (y[i] < 0 || y[i] >= k) { bad[0] = i; return; }"""
+    source = f"""#include <math.h>
+#include <stdint.h>
+{vector_declarations() if vector_math else ""}
+void xent_{dtype}(long n, long k, const void* pz, const void* py, void* pnll, void* psm, void* pbad) {{
+    const {t}* z = (const {t}*)pz; const int64_t* y = (const int64_t*)py;
+    {t}* nll = ({t}*)pnll; {t}* sm = ({t}*)psm;
+    {check}
+    #pragma omp parallel for schedule(static) {PARALLEL}
+    for (long i = 0; i < n; i++) {{
+        const {t}* zi = z + i * k; {t}* si = sm + i * k;
+        {t} m = zi[0];
+        for (long j = 1; j < k; j++) m = zi[j] > m ? zi[j] : m;
+        {t} s = 0;
+        #pragma omp simd reduction(+:s)
+        for (long j = 0; j < k; j++) {{ const {t} e = exp{f}(zi[j] - m); si[j] = e; s += e; }}
+        const {t} inv = ({t})1 / s;
+        #pragma omp simd
+        for (long j = 0; j < k; j++) si[j] *= inv;
+        nll[i] = log{f}(s) - (zi[y[i]] - m);
+    }}
+}}
+
+void xent_grad_{dtype}(long n, long k, const void* pg, const void* psm, const void* py, void* pout, void* pbad) {{
+    const {t}* g = (const {t}*)pg; const {t}* sm = (const {t}*)psm; const int64_t* y = (const int64_t*)py;
+    {t}* out = ({t}*)pout;
+    {check}
+    #pragma omp parallel for schedule(static) {PARALLEL}
+    for (long i = 0; i < n; i++) {{
+        const {t} gi = g[i];
+        const {t}* si = sm + i * k; {t}* oi = out + i * k;
+        #pragma omp simd
+        for (long j = 0; j < k; j++) oi[j] = si[j] * gi;
+        oi[y[i]] -= gi;
+    }}
+}}
+"""
+    sizes = (("int", "long"), ("int", "long"))
+    buf, labels, bad = ("buffer", dtype), ("buffer", "int64"), ("buffer", "int64")
+    entries = (EntryPoint(f"xent_{dtype}", sizes + (buf, labels, buf, buf, bad)),
+               EntryPoint(f"xent_grad_{dtype}", sizes + (buf, buf, labels, buf, bad)))
+    return Program("c", source, entries)

@@ -1,0 +1,65 @@
+"""Softmax crossentropy thunks on the CPU: ``SoftmaxCrossentropy1Hot`` and its gradient through
+``codegen.c_xent``'s C kernels (float32 and float64 scores; other dtypes, and empty rows,
+keep the NumPy ``perform``, which also words the errors)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...codegen.c_xent import CTYPES, xent_program
+from ...graph import Apply
+from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from . import toolchain
+from .thunks import REGISTRY, Pointers
+
+
+class XentThunk:
+    def __init__(self, node: Apply, ins: list, outs: list, built: Any) -> None:
+        self.node, self.ins, self.outs = node, ins, outs
+        self.grad = isinstance(node.op, SoftmaxCrossentropy1HotGrad)
+        self.dtype = node.outputs[0].dtype
+        self.ptr = Pointers(built[0])
+        self.fn = getattr(built[1], f"xent_grad_{self.dtype}" if self.grad else f"xent_{self.dtype}")
+        self.bad = np.empty(1, np.int64)
+
+    def _perform(self, values: list) -> None:
+        storage = [[None] for _ in self.outs]
+        self.node.op.perform(self.node, values, storage)
+        for cell, value in zip(self.outs, storage):
+            cell[0] = value[0]
+
+    def __call__(self) -> None:
+        values = [c[0] for c in self.ins]
+        scores = values[1] if self.grad else values[0]
+        y = values[-1]
+        n, k = scores.shape
+        if n == 0 or k == 0 or len(y) != n or (self.grad and values[0].shape != (n,)):
+            return self._perform(values)  # nothing to compute, or an error perform words
+        ptr, dtype, bad = self.ptr, self.dtype, self.bad
+        scores = np.ascontiguousarray(scores, dtype=dtype)
+        labels = np.ascontiguousarray(y, dtype=np.int64)
+        if self.grad:
+            out = np.empty((n, k), dtype)
+            g = np.ascontiguousarray(values[0], dtype=dtype)
+            self.fn(n, k, ptr(g), ptr(scores), ptr(labels), ptr(out), ptr(bad))
+            outputs = (out,)
+        else:
+            nll, sm = np.empty(n, dtype), np.empty((n, k), dtype)
+            self.fn(n, k, ptr(scores), ptr(labels), ptr(nll), ptr(sm), ptr(bad))
+            outputs = (nll, sm)
+        if bad[0] >= 0:
+            return self._perform(values)  # raises perform's error naming the labels
+        for cell, value in zip(self.outs, outputs):
+            cell[0] = value
+
+
+@REGISTRY.register(SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad)
+def xent_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    dtype = node.outputs[0].dtype
+    scores = node.inputs[1] if isinstance(node.op, SoftmaxCrossentropy1HotGrad) else node.inputs[0]
+    if dtype not in CTYPES or scores.dtype != dtype:
+        return None
+    from . import CPU
+    built = CPU.build(xent_program(dtype, toolchain.features()[1]))
+    return None if built is None else XentThunk(node, ins, outs, built)

@@ -1,0 +1,77 @@
+"""The C kernels of the softmax crossentropy on labels (``runtime/cpu/xent.py``) against the
+ops' NumPy ``perform`` (the 'py' linker), forward and gradient, within each dtype's tolerance."""
+import numpy as np
+import pytest
+
+import mlc.compiler as theano
+import mlc.compiler.tensor as T
+from mlc.compiler.mode import Mode
+from mlc.compiler.ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+
+TOLERANCE = {"float32": 2e-6, "float64": 1e-14}
+
+
+def both(inputs, outputs):
+    return [theano.function(inputs, outputs, mode=Mode(linker)) for linker in ("c", "py")]
+
+
+def kernel_thunks(f):
+    from mlc.compiler.runtime.cpu.xent import XentThunk
+    return [c for c in f.maker.linked.instance().vm.calls if isinstance(c, XentThunk)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n, k", [(1, 1), (3, 2), (7, 33), (256, 1000), (300, 5)])
+def test_forward_and_gradient_equal_perform(rng, dtype, n, k):
+    z, y, g = T.matrix("z", dtype=dtype), T.lvector("y"), T.vector("g", dtype=dtype)
+    nll, sm = SoftmaxCrossentropy1Hot()(z, y)
+    grad = SoftmaxCrossentropy1HotGrad()(g, sm, y)
+    fast, reference = both([z, y, g], [nll, sm, grad])
+    assert len(kernel_thunks(fast)) == 2 and not kernel_thunks(reference)
+    zv = (rng.normal(size=(n, k)) * 5).astype(dtype)
+    args = (zv, rng.integers(0, k, n), rng.normal(size=n).astype(dtype))
+    for got, want in zip(fast(*args), reference(*args)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+def test_extreme_scores_nan_rows_strided_inputs_and_narrow_labels(rng):
+    z, y = T.dmatrix("z"), T.ivector("y")
+    fast, reference = both([z, y], list(SoftmaxCrossentropy1Hot()(z.T, y)))
+    zv = rng.normal(size=(5, 4)) * 300  # exp over/underflows without the max shift
+    zv[1, 2] = np.nan
+    zv[3] = -np.inf
+    yv = np.array([0, 1, 2, 3], dtype="int32")
+    for got, want in zip(fast(zv, yv), reference(zv, yv)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300, equal_nan=True)
+
+
+@pytest.mark.parametrize("labels", [[0, 5], [-1, 0]])
+def test_labels_out_of_range_raise_perform_s_error(labels):
+    z, y = T.dmatrix("z"), T.lvector("y")
+    fast = theano.function([z, y], SoftmaxCrossentropy1Hot()(z, y)[0])
+    with pytest.raises(IndexError, match=r"labels must be in \[0, 5\)"):
+        fast(np.zeros((2, 5)), np.array(labels))
+
+
+def test_empty_batches_and_mismatched_lengths_follow_perform():
+    z, y = T.fmatrix("z"), T.lvector("y")
+    fast = theano.function([z, y], SoftmaxCrossentropy1Hot()(z, y)[0])
+    assert fast(np.zeros((0, 3), "float32"), np.zeros(0, "int64")).shape == (0,)
+    with pytest.raises(ValueError, match="3 rows of scores but 2 labels"):
+        fast(np.zeros((3, 3), "float32"), np.zeros(2, "int64"))
+
+
+def test_the_loss_graph_trains_through_the_kernels_like_numpy(rng):
+    z, y = T.fmatrix("z"), T.lvector("y")
+    cost = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y).mean()
+    f = theano.function([z, y], [cost, T.grad(cost, z)])
+    assert len(kernel_thunks(f)) == 2
+    zv, yv = (rng.normal(size=(64, 10)) * 3).astype("float32"), rng.integers(0, 10, 64)
+    p = np.exp(zv - zv.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    want_cost = -np.log(p[np.arange(64), yv]).mean()
+    p[np.arange(64), yv] -= 1
+    got_cost, got_grad = f(zv, yv)
+    np.testing.assert_allclose(got_cost, want_cost, rtol=1e-6)
+    np.testing.assert_allclose(got_grad, p / 64, rtol=1e-5, atol=1e-8)
