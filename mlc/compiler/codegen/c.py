@@ -129,6 +129,27 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             {pragma}
             for (long q = 0; q < inner; q++) {{ {offsets} {accumulate} }}
         }}"""
+        unit_loop = loop(simd_pragma, runit)
+        if k.reduce_op == "add" and k.acc_dtype == "float64" and k.out_dtype == "float32":
+            # float32 sums: blocks of 256 summed in float32 vectors (twice the lanes of double),
+            # each block's sum added in double: as accurate as one double accumulator to about an ulp
+            part_step = f"{' '.join(body)} part += {res};"
+            # rows that are whole blocks get a loop of constant length (GCC vectorizes it better)
+            unit_loop = f"""{{
+            if (inner % 256 == 0) for (long q0 = 0; q0 < inner; q0 += 256) {{
+                {out_t} part = 0;
+                #pragma omp simd reduction(+:part)
+                for (long q = q0; q < q0 + 256; q++) {{ {runit} {part_step} }}
+                acc += part;
+            }}
+            else for (long q0 = 0; q0 < inner; q0 += 256) {{
+                const long q1 = q0 + 256 < inner ? q0 + 256 : inner;
+                {out_t} part = 0;
+                #pragma omp simd reduction(+:part)
+                for (long q = q0; q < q1; q++) {{ {runit} {part_step} }}
+                acc += part;
+            }}
+        }}"""
         # Two reduced axes (a batch and a spatial axis, as batch normalization reduces): nested
         # loops instead of an index computed per element.
         rdouble = " ".join(f"const long a{n} = b{n} + q0 * rst[{2 * j}L] + q1 * rst[{2 * j + 1}L];"
@@ -151,7 +172,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             {kstep}
         }}
         {acc_t} acc = {init};
-        if (nr == 1 && ({unit_test})) {loop(simd_pragma, runit)}
+        if (nr == 1 && ({unit_test})) {unit_loop}
         else if (nr == 1) {loop(simd_pragma, rsingle)}
         {two_axes_branch}
         else {loop("", odometer)}
