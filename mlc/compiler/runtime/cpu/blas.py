@@ -27,8 +27,8 @@ def _openblas_paths() -> list[str]:
 
 
 @lru_cache(maxsize=None)
-def _openblas_threads() -> tuple[Any, Any] | None:
-    """OpenBLAS's ``(set_num_threads, get_num_threads)``, or None."""
+def _openblas_threads() -> tuple[Any, Any, Any] | None:
+    """OpenBLAS's ``(set_num_threads, get_num_threads, their ffi)``, or None."""
     import cffi
     for path in _openblas_paths():
         for prefix, suffix, _ in _SYMBOL_STYLES:
@@ -37,7 +37,7 @@ def _openblas_threads() -> tuple[Any, Any] | None:
             ffi.cdef(f"void {names[0]}(int); int {names[1]}(void);")
             try:
                 lib = ffi.dlopen(os.path.abspath(path))
-                return getattr(lib, names[0]), getattr(lib, names[1])
+                return getattr(lib, names[0]), getattr(lib, names[1]), ffi
             except (OSError, AttributeError):
                 continue
     return None
@@ -111,9 +111,52 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     ffi, funcs, _ = blas
     A, ta, lda = _operand(A)
     B, tb, ldb = _operand(B)
+    split = _splitter()
+    if split is not None:  # every product, so that OpenBLAS's own threads never wake to compete
+        by_rows = M * K > K * N  # share out the larger operand; each block reads all of the smaller
+        blocks = min(_CORES, (M if by_rows else N) // 32) if M * N * K >= SPLIT_WORK else 1
+        split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, max(blocks, 1), by_rows)
+        return
     ctype = "double*" if dtype == "float64" else "float*"
     funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, ffi.cast(ctype, A.ctypes.data), lda,
                  ffi.cast(ctype, B.ctypes.data), ldb, beta, ffi.cast(ctype, C.ctypes.data), max(1, N))
+
+
+SPLIT_WORK = 1 << 21  # multiply-adds from which a product is worth spreading over the cores
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@lru_cache(maxsize=None)
+def _split_library() -> Any:
+    from ...codegen.c_gemm import gemm_split_program
+    from . import CPU, toolchain
+    if "-fopenmp" not in toolchain.features()[0]:
+        return None  # no OpenMP: nothing to spread the blocks over
+    return CPU.build(gemm_split_program("int64_t" if cblas()[2] else "int"))
+
+
+def _splitter() -> Any:
+    """``split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows)`` running
+    a product as blocks of rows or columns on mlc's OpenMP threads (``codegen.c_gemm``), or None when
+    OpenBLAS is held to one thread (by the user, or for MPI ranks sharing a machine), or
+    there is no OpenMP or no C compiler."""
+    threads = _openblas_threads()
+    if threads is None or _CORES < 2:
+        return None
+    count = int(threads[1]())
+    built = _split_library()
+    if count < 2 or built is None:
+        return None
+    sffi, lib = built
+    blas_ffi, funcs, _ = cblas()
+    pointers = {dt: sffi.cast("void*", int(blas_ffi.cast("uintptr_t", f))) for dt, f in funcs.items()}
+    set_threads = sffi.cast("void*", int(threads[2].cast("uintptr_t", threads[0])))
+
+    def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
+        getattr(lib, f"gemm_split_{dtype}")(pointers[dtype], set_threads, count, ta, tb, M, N, K, alpha,
+                                            sffi.cast("void*", A.ctypes.data), lda, sffi.cast("void*", B.ctypes.data),
+                                            ldb, beta, sffi.cast("void*", C.ctypes.data), max(1, N), blocks, by_rows)
+    return split
 
 
 class DotThunk:

@@ -20,10 +20,12 @@ from ...codegen.cache import artifact, cache_key, cache_root
 from ...config import config
 from ..backend import warn_once
 
-# Idle OpenMP threads must sleep, not spin: they share the cores with BLAS's threads, and
-# spinning ones slow a train step several times over on small machines. Read when libgomp
-# loads, so it is set before any kernel library is opened (a user's setting wins).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Idle OpenMP threads spin briefly, then sleep: the next kernel of a step starts without a
+# wake-up, and a busy machine loses little. (They no longer share the cores with OpenBLAS's
+# threads: mlc runs every product single-threaded in BLAS, split over these threads, see
+# ``codegen.c_gemm``.) Read when libgomp loads, so set before any kernel library is opened;
+# a user's setting wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off", "-std=gnu11")
