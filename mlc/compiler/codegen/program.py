@@ -23,11 +23,14 @@ class EntryPoint:
 
 @dataclass(frozen=True)
 class Program:
-    """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name."""
+    """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name;
+    ``units``: the same code as separate translation units that can be compiled at the same
+    time and linked into one library (empty: ``source`` is the one unit)."""
 
     language: str
     source: str
     entries: tuple
+    units: tuple = ()
 
     def entry(self, name: str) -> EntryPoint:
         for e in self.entries:

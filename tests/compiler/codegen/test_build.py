@@ -156,3 +156,41 @@ def test_killed_builds_leave_no_temporary_files(tmp_path):
     stray.write_bytes(b"half a library")
     cache.tidy(tmp_path, 2 ** 30)
     assert not stray.exists()
+
+
+UNITS_SCRIPT = """
+import sys, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np
+from mlc.compiler.runtime.cpu import toolchain
+toolchain.PARALLEL_BUILDS = int(sys.argv[2])
+theano.config.cache_dir = sys.argv[1]
+x, y = T.dmatrix(), T.dvector()
+f = theano.function([x, y], [T.exp(x).sum(axis=1) + y, T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x')])
+a, b = f(np.arange(6.0).reshape(2, 3) / 7, np.array([1.0, -4.0]))
+np.save(sys.argv[3], np.concatenate([a.ravel(), b.ravel()]))
+assert "pycparser" not in sys.modules  # loading kernels parses no C declarations
+"""
+
+
+def test_kernels_split_into_units_compiled_at_once_give_the_same_results(tmp_path):
+    results = []
+    for units in (1, 3):
+        out = tmp_path / f"r{units}.npy"
+        done = subprocess.run([sys.executable, "-c", UNITS_SCRIPT, str(tmp_path / f"cache{units}"), str(units), out],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        results.append(np.load(out))
+    assert np.array_equal(*results)
+
+
+def test_rendered_units_hold_every_kernel_once_each_with_the_header():
+    from mlc.compiler.codegen import render_nodes, renderer_for
+    x, y = T.dmatrix(), T.dvector()
+    f = theano.function([x, y], [T.exp(x).sum(axis=1) + y, T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x')])
+    nodes = f.maker.linked.nodes
+    one, _ = render_nodes(nodes, renderer_for("c", units=1))
+    three, _ = render_nodes(nodes, renderer_for("c", units=3))
+    assert one.units == () and 2 <= len(three.units) <= 3
+    names = [e.name for e in three.entries]
+    for name in names:
+        assert sum(f"void {name}(" in unit for unit in three.units) == 1
+    assert all(unit.startswith("#include <math.h>") for unit in three.units)

@@ -1,5 +1,5 @@
 """BLAS for dense products: ``gemm`` (C = alpha A B + beta C, in place, no temporaries)
-through the OpenBLAS that NumPy's wheels ship, loaded with cffi, so it works after a plain
+through the OpenBLAS that NumPy's wheels ship, loaded through cffi's backend, so it works after a plain
 ``pip install`` with no system BLAS. Without it, NumPy's ``dot`` with ``out=`` is used."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
+from . import native
 from .thunks import REGISTRY, Buffer
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -27,19 +28,25 @@ def _openblas_paths() -> list[str]:
 
 
 @lru_cache(maxsize=None)
-def _openblas_threads() -> tuple[Any, Any, Any] | None:
-    """OpenBLAS's ``(set_num_threads, get_num_threads, their ffi)``, or None."""
-    import cffi
+def _openblas_threads() -> tuple[Any, Any] | None:
+    """OpenBLAS's ``(set_num_threads, get_num_threads)``, or None."""
+    found = _openblas({"set": "void(*)(int)", "get": "int(*)(void)"},
+                      lambda prefix, suffix: f"{prefix}openblas_{{}}_num_threads{suffix}")
+    return None if found is None else (found[0]["set"], found[0]["get"])
+
+
+def _openblas(signatures: dict[str, str], naming: Any) -> tuple[dict, bool] | None:
+    """``({key: function}, ilp64)`` from the first OpenBLAS of NumPy's that has them all;
+    ``naming(prefix, suffix)`` gives the symbol pattern (``{}`` stands for the key)."""
     for path in _openblas_paths():
-        for prefix, suffix, _ in _SYMBOL_STYLES:
-            ffi = cffi.FFI()
-            names = [f"{prefix}openblas_{verb}_num_threads{suffix}" for verb in ("set", "get")]
-            ffi.cdef(f"void {names[0]}(int); int {names[1]}(void);")
+        for prefix, suffix, ilp64 in _SYMBOL_STYLES:
+            names = {key: naming(prefix, suffix).format(key) for key in signatures}
+            typed = {names[key]: sig.replace("INT", "int64_t" if ilp64 else "int") for key, sig in signatures.items()}
             try:
-                lib = ffi.dlopen(os.path.abspath(path))
-                return getattr(lib, names[0]), getattr(lib, names[1]), ffi
+                lib = native.dlopen(os.path.abspath(path), typed)
             except (OSError, AttributeError):
                 continue
+            return {key: getattr(lib, names[key]) for key in signatures}, ilp64
     return None
 
 
@@ -60,23 +67,13 @@ def blas_threads() -> int | None:
 
 @lru_cache(maxsize=None)
 def cblas() -> tuple[Any, dict, bool] | None:
-    """``(lib, {dtype: gemm function}, ilp64)`` from NumPy's bundled OpenBLAS, or None."""
-    import cffi
-    for path in _openblas_paths():
-        for prefix, suffix, ilp64 in _SYMBOL_STYLES:
-            int_t = "int64_t" if ilp64 else "int"
-            names = {dt: f"{prefix}cblas_{c}gemm{suffix}" for dt, c in (("float64", "d"), ("float32", "s"))}
-            ffi = cffi.FFI()
-            ffi.cdef("\n".join(
-                f"void {names[dt]}(int, int, int, {int_t}, {int_t}, {int_t}, {ct}, const {ct}*, {int_t}, "
-                f"const {ct}*, {int_t}, {ct}, {ct}*, {int_t});" for dt, ct in (("float64", "double"), ("float32", "float"))))
-            try:
-                lib = ffi.dlopen(os.path.abspath(path))
-                funcs = {dt: getattr(lib, n) for dt, n in names.items()}
-            except (OSError, AttributeError):
-                continue
-            return ffi, funcs, ilp64
-    return None
+    """``(ffi, {dtype: gemm function}, ilp64)`` from NumPy's bundled OpenBLAS, or None."""
+    gemm = "void(*)(int, int, int, INT, INT, INT, {t}, const {t}*, INT, const {t}*, INT, {t}, {t}*, INT)"
+    found = _openblas({"d": gemm.format(t="double"), "s": gemm.format(t="float")},
+                      lambda prefix, suffix: f"{prefix}cblas_{{}}gemm{suffix}")
+    if found is None:
+        return None
+    return native.ffi, {"float64": found[0]["d"], "float32": found[0]["s"]}, found[1]
 
 
 def _operand(a: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -148,9 +145,8 @@ def _splitter() -> Any:
     if count < 2 or built is None:
         return None
     sffi, lib = built
-    blas_ffi, funcs, _ = cblas()
-    pointers = {dt: sffi.cast("void*", int(blas_ffi.cast("uintptr_t", f))) for dt, f in funcs.items()}
-    set_threads = sffi.cast("void*", int(threads[2].cast("uintptr_t", threads[0])))
+    pointers = {dt: sffi.cast("void*", native.address(f)) for dt, f in cblas()[1].items()}
+    set_threads = sffi.cast("void*", native.address(threads[0]))
 
     def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
         getattr(lib, f"gemm_split_{dtype}")(pointers[dtype], set_threads, count, ta, tb, M, N, K, alpha,

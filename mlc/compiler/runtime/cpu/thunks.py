@@ -22,14 +22,10 @@ class Pointers:
     arrays that are not C-contiguous with ``ValueError``), else the data address."""
 
     def __init__(self, ffi: Any) -> None:
+        import _cffi_backend
         self.ffi = ffi
-        backend = getattr(ffi, "_backend", None)
-        if backend is not None and hasattr(backend, "from_buffer"):
-            char_array = ffi._typeof("char[]")
-            raw = backend.from_buffer
-            self.contiguous = lambda a: raw(char_array, a, False)
-        else:
-            self.contiguous = ffi.from_buffer
+        char_array, raw = ffi.typeof("char[]"), _cffi_backend.from_buffer
+        self.contiguous = lambda a: raw(char_array, a, False)
 
     def __call__(self, a: np.ndarray) -> Any:
         try:

@@ -19,6 +19,7 @@ from ...codegen import Program
 from ...codegen.cache import artifact, cache_key, cache_root
 from ...config import config
 from ..backend import warn_once
+from . import native
 
 # Idle OpenMP threads spin briefly, then sleep: the next kernel of a step starts without a
 # wake-up, and a busy machine loses little. (They no longer share the cores with OpenBLAS's
@@ -116,19 +117,31 @@ def features() -> tuple[tuple[str, ...], bool]:
     return _feature_flags(cxx) if cxx else ((), False)
 
 
-def declarations(program: Program) -> str:
-    """cffi declarations of the program's entry points (buffers and shapes as ``void*``)."""
-    lines = []
-    for entry in program.entries:
-        args = ", ".join(ctype if kind == "int" else "void*" for kind, ctype in entry.args)
-        lines.append(f"void {entry.name}({args});")
-    return "\n".join(lines)
+def signatures(program: Program) -> dict[str, str]:
+    """The C function-pointer type of each entry point (buffers and shapes as ``void*``)."""
+    return {entry.name: f"void(*)({', '.join(ctype if kind == 'int' else 'void*' for kind, ctype in entry.args)})"
+            for entry in program.entries}
+
+
+# Translation units a function's kernels are split into, compiled at the same time.
+PARALLEL_BUILDS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _run_all(commands: list[list[str]], cxx: str) -> None:
+    """Run compiler commands at the same time; ``CompileError`` with the first failure's output."""
+    running = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in commands]
+    failures = []
+    for proc in running:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(err)
+    if failures:
+        raise CompileError(f"{cxx} failed on generated code:\n{failures[0][:4000]}")
 
 
 def load(program: Program) -> Any:
     """``(ffi, lib)`` for a C ``program``, from the cache or freshly built; None when there
     is no compiler."""
-    import cffi
     cxx = compiler()
     if cxx is None:
         return None
@@ -138,22 +151,29 @@ def load(program: Program) -> Any:
         return _loaded[key]
 
     def compile_to(directory: Path, output: Path) -> None:
-        c_file = output.with_suffix(".c")
-        c_file.write_text(program.source)
         libs = [f for f in flags if f.startswith("-l")]
-        cmd = [cxx, *[f for f in flags if not f.startswith("-l")], str(c_file), "-o", str(output), *libs, "-lm"]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise CompileError(f"{cxx} failed on generated code:\n{result.stderr[:4000]}")
+        options = [f for f in flags if not f.startswith("-l")]
+        if len(program.units) > 1:  # compile the units at once, then link them
+            sources = [output.with_suffix(f".{k}.c") for k in range(len(program.units))]
+            for source, text in zip(sources, program.units):
+                source.write_text(text)
+            objects = [source.with_suffix(".o") for source in sources]
+            compile_only = [f for f in options if f != "-shared"]
+            _run_all([[cxx, *compile_only, "-c", str(src), "-o", str(obj)] for src, obj in zip(sources, objects)], cxx)
+            _run_all([[cxx, *options, *map(str, objects), "-o", str(output), *libs, "-lm"]], cxx)
+            for path in sources + objects:
+                path.unlink(missing_ok=True)
+        else:
+            c_file = output.with_suffix(".c")
+            c_file.write_text(program.source)
+            _run_all([[cxx, *options, str(c_file), "-o", str(output), *libs, "-lm"]], cxx)
         if not output.exists():
             raise CompileError(f"C compiler {cxx!r} reported success but wrote no library")
 
     path = artifact(key, ".so", compile_to, program.source)
-    ffi = cffi.FFI()
-    ffi.cdef(declarations(program))
     try:
-        library = ffi.dlopen(str(path))
-    except OSError as err:
+        library = native.dlopen(str(path), signatures(program))
+    except (OSError, AttributeError) as err:
         raise CompileError(f"cannot load the library {cxx!r} built ({path}): {err}") from None
-    _loaded[key] = (ffi, library)
+    _loaded[key] = (native.ffi, library)
     return _loaded[key]
