@@ -19,6 +19,7 @@ import distributed
 import load
 import peers
 import recurrent
+import tutorial
 
 RNG = np.random.default_rng(0)
 
@@ -325,7 +326,27 @@ def fashion_epoch(timer):
         def numpy_epoch():
             for idx in batches:
                 numpy_mlp_step(params, train.X[idx], train.y[idx])
-        return {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1)}
+        rows = {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1)}
+        if (th := peers.torch()):
+            rows["torch"] = timer(_torch_epoch(th, train, batches), 1)
+        return rows
+
+
+def _torch_epoch(th, train, batches):
+    """PyTorch's usual loop over the same minibatches: the same model, loss, L2 and SGD."""
+    model = th.nn.Sequential(th.nn.Linear(784, 500), th.nn.Tanh(), th.nn.Linear(500, 10))
+    optimizer = th.optim.SGD(model.parameters(), lr=LR)
+    X, y = th.from_numpy(train.X), th.from_numpy(train.y.astype("int64"))
+    index = [th.from_numpy(idx) for idx in batches]
+    weights = [model[0].weight, model[2].weight]
+
+    def epoch():
+        for idx in index:
+            optimizer.zero_grad()
+            loss = th.nn.functional.cross_entropy(model(X[idx]), y[idx]) + L2 * sum((w ** 2).sum() for w in weights)
+            loss.backward()
+            optimizer.step()
+    return epoch
 
 
 WORKLOADS = {
@@ -342,6 +363,10 @@ WORKLOADS = {
     "cnn": ("one Fashion-MNIST epoch of configs/cnn_fashion.toml's CNN (Trainer.fit), batch 128", convolution.cnn_epoch),
     "lstm": (f"LSTM forward+backward (scan), float32, batch {recurrent.BATCH}, {recurrent.N_IN} inputs, "
              f"hidden {recurrent.HIDDEN}, {recurrent.STEPS} steps", recurrent.lstm),
+    "logistic_sgd": ("the Deep Learning Tutorials' logistic_sgd.py loop: one epoch (batch 600) and validation, "
+                     "Fashion-MNIST", tutorial.logistic_sgd),
+    "tutorial_mlp": ("the Deep Learning Tutorials' mlp.py loop: one epoch (784-500-10, batch 20) and validation, "
+                     "Fashion-MNIST", tutorial.mlp),
     "load": ("the mlp train step while other processes keep every core busy (one spinner per core)",
              load.under_load),
     "mpi": (f"the mlp train step data-parallel: global batch 256 over {distributed.RANKS} MPI ranks, one thread each",
