@@ -34,6 +34,18 @@ def median_time(fn: Callable[[], object], repeats: int = 7, number: int = 1) -> 
     return statistics.median(times)
 
 
+def versions() -> str:
+    """mlc's and the installed peers' versions, as the table is only as good as them."""
+    from importlib import metadata
+    found = []
+    for name in ("mlc", "numpy", "pytensor", "torch", "jax", "mpi4py"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"workloads (default all): {', '.join(workloads.WORKLOADS)}")
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}; valid: {', '.join(workloads.WORKLOADS)}")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"# {versions()}")
     results = {}
     for name in names:
         title, run = workloads.WORKLOADS[name]

@@ -133,36 +133,38 @@ def _by_channel(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, -1)
 
 
-def _forward(p: ConvParams, x: np.ndarray, w: np.ndarray, columns: Any = _columns) -> np.ndarray:
+def _forward(p: ConvParams, x: np.ndarray, w: np.ndarray, columns: Any = _columns, matmul: Any = np.matmul
+             ) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, w.shape
     cols, (oh, ow) = columns(p, x, w.shape)
     og, k = o // g, cg * kh * kw
     wf = p.filters(w).reshape(o, k)
-    out = np.concatenate([wf[i * og:(i + 1) * og] @ cols[i * k:(i + 1) * k] for i in range(g)]) if g > 1 else wf @ cols
+    out = np.concatenate([matmul(wf[i * og:(i + 1) * og], cols[i * k:(i + 1) * k]) for i in range(g)]) if g > 1 \
+        else matmul(wf, cols)
     out = out.reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
     return np.ascontiguousarray(out, dtype=np.result_type(x, w))
 
 
 def _grad_weights(p: ConvParams, x: np.ndarray, gout: np.ndarray, kshape: Sequence[int],
-                  columns: Any = _columns) -> np.ndarray:
+                  columns: Any = _columns, matmul: Any = np.matmul) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, tuple(kshape)
     cols, _ = columns(p, x, kshape)
     og, k = o // g, cg * kh * kw
     gflat = _by_channel(gout)
-    gw = np.concatenate([gflat[i * og:(i + 1) * og] @ cols[i * k:(i + 1) * k].T for i in range(g)]) if g > 1 \
-        else gflat @ cols.T
+    gw = np.concatenate([matmul(gflat[i * og:(i + 1) * og], cols[i * k:(i + 1) * k].T) for i in range(g)]) if g > 1 \
+        else matmul(gflat, cols.T)
     gw = gw.reshape(o, cg, kh, kw).astype(np.result_type(x, gout), copy=False)
     return gw[:, :, ::-1, ::-1] if p.filter_flip else gw
 
 
 def _grad_inputs(p: ConvParams, w: np.ndarray, gout: np.ndarray, ishape: Sequence[int],
-                 scatter: Any = _scatter) -> np.ndarray:
+                 scatter: Any = _scatter, matmul: Any = np.matmul) -> np.ndarray:
     g, (o, cg, kh, kw) = p.num_groups, w.shape
     og, k = o // g, cg * kh * kw
     wf = p.filters(w).reshape(o, k)
     gflat = _by_channel(gout)
-    cols = np.concatenate([wf[i * og:(i + 1) * og].T @ gflat[i * og:(i + 1) * og] for i in range(g)]) if g > 1 \
-        else wf.T @ gflat
+    cols = np.concatenate([matmul(wf[i * og:(i + 1) * og].T, gflat[i * og:(i + 1) * og]) for i in range(g)]) if g > 1 \
+        else matmul(wf.T, gflat)
     return scatter(p, cols.astype(np.result_type(w, gout), copy=False), ishape, w.shape, gout.shape[2:])
 
 
@@ -194,7 +196,7 @@ class Conv2d(_ConvOp):
     def perform(self, node, inputs, output_storage, lowering: Any = None):
         x, w = inputs
         self.check(x.shape, w.shape, "conv2d")
-        output_storage[0][0] = _forward(self, x, w, lowering.columns if lowering else _columns)
+        output_storage[0][0] = _forward(self, x, w, *((lowering.columns, lowering.matmul) if lowering else ()))
 
     def infer_shape(self, node, input_shapes):
         return [self.out_shape(*input_shapes)]
@@ -221,7 +223,8 @@ class Conv2dGradWeights(_ConvOp):
         x, gout, shape = inputs
         kshape = tuple(int(s) for s in shape)
         self.check(x.shape, kshape, "conv2d_grad_wrt_weights")
-        output_storage[0][0] = _grad_weights(self, x, gout, kshape, lowering.columns if lowering else _columns)
+        output_storage[0][0] = _grad_weights(self, x, gout, kshape,
+                                             *((lowering.columns, lowering.matmul) if lowering else ()))
 
     def infer_shape(self, node, input_shapes):
         shape = node.inputs[2]
@@ -254,7 +257,8 @@ class Conv2dGradInputs(_ConvOp):
         if gout.shape != expected:
             raise ValueError(f"conv2d_grad_wrt_inputs: output gradient of shape {gout.shape} does not fit an input of "
                              f"shape {ishape} and filters {w.shape} (expected {expected})")
-        output_storage[0][0] = _grad_inputs(self, w, gout, ishape, lowering.scatter if lowering else _scatter)
+        output_storage[0][0] = _grad_inputs(self, w, gout, ishape,
+                                            *((lowering.scatter, lowering.matmul) if lowering else ()))
 
     def infer_shape(self, node, input_shapes):
         shape = node.inputs[2]

@@ -119,7 +119,7 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
                  ffi.cast(ctype, B.ctypes.data), ldb, beta, ffi.cast(ctype, C.ctypes.data), max(1, N))
 
 
-SPLIT_WORK = 1 << 21  # multiply-adds from which a product is worth spreading over the cores
+SPLIT_WORK = 1 << 21  # multiply-adds from which a product is spread over the cores
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -134,25 +134,31 @@ def _split_library() -> Any:
 
 def _splitter() -> Any:
     """``split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows)`` running
-    a product as blocks of rows or columns on mlc's OpenMP threads (``codegen.c_gemm``), or None when
-    OpenBLAS is held to one thread (by the user, or for MPI ranks sharing a machine), or
-    there is no OpenMP or no C compiler."""
+    a product as blocks of rows or columns on mlc's OpenMP threads (``codegen.c_gemm``), or
+    None when OpenBLAS is held to one thread (by the user, or for MPI ranks sharing a
+    machine), or there is no OpenMP or no C compiler."""
+    made = _split_function()
+    return None if made is None or made[1]() < 2 else made[0]
+
+
+@lru_cache(maxsize=None)
+def _split_function() -> tuple[Any, Any] | None:
+    """``(split, OpenBLAS's get_num_threads)``, made once."""
     threads = _openblas_threads()
-    if threads is None or _CORES < 2:
-        return None
-    count = int(threads[1]())
-    built = _split_library()
-    if count < 2 or built is None:
+    built = _split_library() if threads is not None and _CORES >= 2 else None
+    if built is None:
         return None
     sffi, lib = built
     pointers = {dt: sffi.cast("void*", native.address(f)) for dt, f in cblas()[1].items()}
-    set_threads = sffi.cast("void*", native.address(threads[0]))
+    set_threads, get_threads = sffi.cast("void*", native.address(threads[0])), threads[1]
+    functions = {dt: getattr(lib, f"gemm_split_{dt}") for dt in pointers}
+    cast = sffi.cast
 
     def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
-        getattr(lib, f"gemm_split_{dtype}")(pointers[dtype], set_threads, count, ta, tb, M, N, K, alpha,
-                                            sffi.cast("void*", A.ctypes.data), lda, sffi.cast("void*", B.ctypes.data),
-                                            ldb, beta, sffi.cast("void*", C.ctypes.data), max(1, N), blocks, by_rows)
-    return split
+        functions[dtype](pointers[dtype], set_threads, get_threads(), ta, tb, M, N, K, alpha,
+                         cast("void*", A.ctypes.data), lda, cast("void*", B.ctypes.data), ldb, beta,
+                         cast("void*", C.ctypes.data), max(1, N), blocks, by_rows)
+    return split, get_threads
 
 
 class DotThunk:

@@ -10,6 +10,7 @@ import numpy as np
 from ...codegen.c_conv import CTYPES, conv_program
 from ...graph import Apply
 from ...ops import conv as ops
+from .blas import gemm
 from .thunks import REGISTRY, Pointers
 
 
@@ -60,6 +61,14 @@ class ConvThunk:
         gx = np.empty(tuple(int(s) for s in ishape), self.dtype)
         getattr(self.lib, f"col2im_{self.dtype}")(*self._sizes(gx.shape, kshape, out_hw), self.ptr(cols), self.ptr(gx))
         return gx
+
+    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a @ b`` through mlc's products (one owner of the cores; see ``blas.gemm``)."""
+        if a.dtype != b.dtype or a.dtype.name not in CTYPES or a.ndim != 2 or b.ndim != 2:
+            return a @ b
+        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        gemm(1.0, a, b, 0.0, out)
+        return out
 
     def __call__(self) -> None:
         storage = [[None]]
