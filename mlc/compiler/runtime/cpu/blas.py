@@ -8,6 +8,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
+import _cffi_backend
 import numpy as np
 
 from ...graph import Apply
@@ -16,6 +17,7 @@ from . import native
 from .thunks import REGISTRY, Buffer
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+_BLAS_DTYPES = {"f": "float32", "d": "float64"}
 
 
 _SYMBOL_STYLES = (("scipy_", "64_", True), ("", "64_", True), ("scipy_", "", False), ("", "", False))
@@ -68,7 +70,7 @@ def blas_threads() -> int | None:
 @lru_cache(maxsize=None)
 def cblas() -> tuple[Any, dict, bool] | None:
     """``(ffi, {dtype: gemm function}, ilp64)`` from NumPy's bundled OpenBLAS, or None."""
-    gemm = "void(*)(int, int, int, INT, INT, INT, {t}, const {t}*, INT, const {t}*, INT, {t}, {t}*, INT)"
+    gemm = "void(*)(int, int, int, INT, INT, INT, {t}, const void*, INT, const void*, INT, {t}, void*, INT)"
     found = _openblas({"d": gemm.format(t="double"), "s": gemm.format(t="float")},
                       lambda prefix, suffix: f"{prefix}cblas_{{}}gemm{suffix}")
     if found is None:
@@ -92,8 +94,8 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     M, K = A.shape
     N = B.shape[1]
     blas = cblas()
-    dtype = C.dtype.name
-    if (blas is None or dtype not in blas[1] or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.c_contiguous
+    dtype = _BLAS_DTYPES.get(C.dtype.char)  # not .dtype.name: that costs microseconds
+    if (blas is None or dtype is None or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.c_contiguous
             or min(M, N, K) == 0):
         product = np.dot(A, B)
         if alpha != 1:
@@ -114,9 +116,24 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
         blocks = min(_CORES, (M if by_rows else N) // 32) if M * N * K >= SPLIT_WORK else 1
         split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, max(blocks, 1), by_rows)
         return
-    ctype = "double*" if dtype == "float64" else "float*"
-    funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, ffi.cast(ctype, A.ctypes.data), lda,
-                 ffi.cast(ctype, B.ctypes.data), ldb, beta, ffi.cast(ctype, C.ctypes.data), max(1, N))
+    funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, _pointer(A), lda, _pointer(B), ldb, beta, _pointer(C), max(1, N))
+
+
+_CHARS = native.ffi.typeof("char[]")
+_VOID_P = native.ffi.typeof("void*")
+
+
+def _pointer(a: np.ndarray) -> Any:
+    """``a``'s data as a C pointer: cffi's ``from_buffer`` (a fifth of ``a.ctypes``' cost) on
+    ``a`` or, for a transposed operand, on its transpose (same first element)."""
+    try:
+        return _cffi_backend.from_buffer(_CHARS, a, False)
+    except ValueError:
+        pass
+    try:
+        return _cffi_backend.from_buffer(_CHARS, a.T, False)
+    except ValueError:
+        return native.ffi.cast(_VOID_P, a.ctypes.data)
 
 
 SPLIT_WORK = 1 << 21  # multiply-adds from which a product is spread over the cores
@@ -152,12 +169,10 @@ def _split_function() -> tuple[Any, Any] | None:
     pointers = {dt: sffi.cast("void*", native.address(f)) for dt, f in cblas()[1].items()}
     set_threads, get_threads = sffi.cast("void*", native.address(threads[0])), threads[1]
     functions = {dt: getattr(lib, f"gemm_split_{dt}") for dt in pointers}
-    cast = sffi.cast
 
     def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
-        functions[dtype](pointers[dtype], set_threads, get_threads(), ta, tb, M, N, K, alpha,
-                         cast("void*", A.ctypes.data), lda, cast("void*", B.ctypes.data), ldb, beta,
-                         cast("void*", C.ctypes.data), max(1, N), blocks, by_rows)
+        functions[dtype](pointers[dtype], set_threads, get_threads(), ta, tb, M, N, K, alpha, _pointer(A), lda,
+                         _pointer(B), ldb, beta, _pointer(C), max(1, N), blocks, by_rows)
     return split, get_threads
 
 

@@ -64,7 +64,7 @@ class ConvThunk:
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a @ b`` through mlc's products (one owner of the cores; see ``blas.gemm``)."""
-        if a.dtype != b.dtype or a.dtype.name not in CTYPES or a.ndim != 2 or b.ndim != 2:
+        if a.dtype != b.dtype or a.dtype.char not in "fd" or a.ndim != 2 or b.ndim != 2:
             return a @ b
         out = np.empty((a.shape[0], b.shape[1]), a.dtype)
         gemm(1.0, a, b, 0.0, out)
