@@ -1,5 +1,5 @@
-"""C kernels for the softmax crossentropy on integer labels, forward and gradient, one row per
-OpenMP iteration. The forward writes the softmax it computes on the way (the gradient's
+"""C kernels for softmax, log-softmax and the softmax crossentropy on integer labels, forward
+and gradient, over the rows of a matrix (the last axis), one row per OpenMP iteration. The forward writes the softmax it computes on the way (the gradient's
 input), so the row is read twice (its maximum, then the exponentials) and written once. A
 label outside ``[0, k)`` stops the kernel before it writes anything and is reported through
 ``bad`` (its row, else -1), so the caller can raise NumPy ``perform``'s error."""
@@ -58,4 +58,63 @@ void xent_grad_{dtype}(long n, long k, const void* pg, const void* psm, const vo
     buf, labels, bad = ("buffer", dtype), ("buffer", "int64"), ("buffer", "int64")
     entries = (EntryPoint(f"xent_{dtype}", sizes + (buf, labels, buf, buf, bad)),
                EntryPoint(f"xent_grad_{dtype}", sizes + (buf, buf, labels, buf, bad)))
+    return Program("c", source, entries)
+
+
+def softmax_program(dtype: str, vector_math: bool) -> Program:
+    """``softmax_<dtype>`` and ``softmax_grad_<dtype>`` over rows; ``log`` selects log-softmax
+    (``x - max - log(sum(exp(x - max)))``; gradient ``g - exp(out) * sum(g)``), else softmax
+    (gradient ``(g - sum(g * out)) * out``)."""
+    t = CTYPES[dtype]
+    f = "f" if dtype == "float32" else ""
+    source = f"""#include <math.h>
+#include <stdint.h>
+{vector_declarations() if vector_math else ""}
+void softmax_{dtype}(long n, long k, const void* px, void* pout, int log_) {{
+    const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout;
+    #pragma omp parallel for schedule(static) {PARALLEL}
+    for (long i = 0; i < n; i++) {{
+        const {t}* xi = x + i * k; {t}* oi = out + i * k;
+        {t} m = xi[0];
+        for (long j = 1; j < k; j++) m = xi[j] > m ? xi[j] : m;
+        {t} s = 0;
+        if (log_) {{
+            #pragma omp simd reduction(+:s)
+            for (long j = 0; j < k; j++) s += exp{f}(xi[j] - m);
+            const {t} ls = log{f}(s);  /* (x - m) - ls, not x - (m + ls): exact near the maximum */
+            #pragma omp simd
+            for (long j = 0; j < k; j++) oi[j] = (xi[j] - m) - ls;
+        }} else {{
+            #pragma omp simd reduction(+:s)
+            for (long j = 0; j < k; j++) {{ const {t} e = exp{f}(xi[j] - m); oi[j] = e; s += e; }}
+            const {t} inv = ({t})1 / s;
+            #pragma omp simd
+            for (long j = 0; j < k; j++) oi[j] *= inv;
+        }}
+    }}
+}}
+
+void softmax_grad_{dtype}(long n, long k, const void* pg, const void* pout, void* pgx, int log_) {{
+    const {t}* g = (const {t}*)pg; const {t}* out = (const {t}*)pout; {t}* gx = ({t}*)pgx;
+    #pragma omp parallel for schedule(static) {PARALLEL}
+    for (long i = 0; i < n; i++) {{
+        const {t}* gi = g + i * k; const {t}* oi = out + i * k; {t}* xi = gx + i * k;
+        {t} s = 0;
+        if (log_) {{
+            #pragma omp simd reduction(+:s)
+            for (long j = 0; j < k; j++) s += gi[j];
+            #pragma omp simd
+            for (long j = 0; j < k; j++) xi[j] = gi[j] - exp{f}(oi[j]) * s;
+        }} else {{
+            #pragma omp simd reduction(+:s)
+            for (long j = 0; j < k; j++) s += gi[j] * oi[j];
+            #pragma omp simd
+            for (long j = 0; j < k; j++) xi[j] = (gi[j] - s) * oi[j];
+        }}
+    }}
+}}
+"""
+    sizes, buf, flag = (("int", "long"), ("int", "long")), ("buffer", dtype), (("int", "int"),)
+    entries = (EntryPoint(f"softmax_{dtype}", sizes + (buf, buf) + flag),
+               EntryPoint(f"softmax_grad_{dtype}", sizes + (buf, buf, buf) + flag))
     return Program("c", source, entries)

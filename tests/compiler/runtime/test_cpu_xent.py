@@ -1,12 +1,14 @@
-"""The C kernels of the softmax crossentropy on labels (``runtime/cpu/xent.py``) against the
-ops' NumPy ``perform`` (the 'py' linker), forward and gradient, within each dtype's tolerance."""
+"""The C kernels of softmax, log-softmax and the softmax crossentropy on labels
+(``runtime/cpu/xent.py``) against the ops' NumPy ``perform`` (the 'py' linker), forward and
+gradient, within each dtype's tolerance."""
 import numpy as np
 import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
 from mlc.compiler.mode import Mode
-from mlc.compiler.ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from mlc.compiler.ops.nnet import (LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxCrossentropy1Hot,
+                                   SoftmaxCrossentropy1HotGrad, SoftmaxGrad)
 
 TOLERANCE = {"float32": 2e-6, "float64": 1e-14}
 
@@ -16,8 +18,8 @@ def both(inputs, outputs):
 
 
 def kernel_thunks(f):
-    from mlc.compiler.runtime.cpu.xent import XentThunk
-    return [c for c in f.maker.linked.instance().vm.calls if isinstance(c, XentThunk)]
+    from mlc.compiler.runtime.cpu.xent import SoftmaxThunk, XentThunk
+    return [c for c in f.maker.linked.instance().vm.calls if isinstance(c, (XentThunk, SoftmaxThunk))]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -75,3 +77,27 @@ def test_the_loss_graph_trains_through_the_kernels_like_numpy(rng):
     got_cost, got_grad = f(zv, yv)
     np.testing.assert_allclose(got_cost, want_cost, rtol=1e-6)
     np.testing.assert_allclose(got_grad, p / 64, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (2, 3, 1000), (300, 700)])
+def test_softmax_log_softmax_and_their_gradients_equal_perform(rng, dtype, shape):
+    x, g = T.tensor(dtype, (False,) * len(shape), "x"), T.tensor(dtype, (False,) * len(shape), "g")
+    sm, lsm = Softmax(-1)(x), LogSoftmax(-1)(x)
+    fast, reference = both([x, g], [sm, lsm, SoftmaxGrad(-1)(g, sm), LogSoftmaxGrad(-1)(g, lsm)])
+    assert len(kernel_thunks(fast)) == 4 and not kernel_thunks(reference)
+    xv, gv = (rng.normal(size=shape) * 6).astype(dtype), rng.normal(size=shape).astype(dtype)
+    xv.flat[0] = np.nan  # a NaN spoils its own row only, as in NumPy
+    for got, want in zip(fast(xv, gv), reference(xv, gv)):
+        np.testing.assert_allclose(got, want, rtol=TOLERANCE[dtype] * 5, atol=TOLERANCE[dtype] * 5, equal_nan=True)
+
+
+def test_softmax_over_another_axis_keeps_perform_and_gradients_check(rng):
+    x = T.dmatrix("x")
+    f = theano.function([x], Softmax(0)(x))
+    assert not kernel_thunks(f)
+    np.testing.assert_allclose(f(np.eye(3)).sum(axis=0), 1.0)
+    theano.gradient.verify_grad(lambda a: (T.nnet.softmax(a) * np.arange(4.0)).sum(), [rng.normal(size=(3, 4))],
+                                rng=rng)
+    theano.gradient.verify_grad(lambda a: (T.nnet.logsoftmax(a) * np.arange(4.0)).sum(), [rng.normal(size=(3, 4))],
+                                rng=rng)

@@ -1,15 +1,17 @@
-"""Softmax crossentropy thunks on the CPU: ``SoftmaxCrossentropy1Hot`` and its gradient through
-``codegen.c_xent``'s C kernels (float32 and float64 scores; other dtypes, and empty rows,
-keep the NumPy ``perform``, which also words the errors)."""
+"""Softmax thunks on the CPU: ``Softmax``, ``LogSoftmax``, ``SoftmaxCrossentropy1Hot`` and
+their gradients through ``codegen.c_xent``'s C kernels, over the last axis (float32 and
+float64; other dtypes and axes, and empty rows, keep the NumPy ``perform``, which also words
+the errors)."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ...codegen.c_xent import CTYPES, xent_program
+from ...codegen.c_xent import CTYPES, softmax_program, xent_program
 from ...graph import Apply
-from ...ops.nnet import SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad
+from ...ops.nnet import (LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad,
+                         SoftmaxGrad)
 from . import toolchain
 from .thunks import REGISTRY, Pointers
 
@@ -63,3 +65,40 @@ def xent_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
     from . import CPU
     built = CPU.build(xent_program(dtype, toolchain.features()[1]))
     return None if built is None else XentThunk(node, ins, outs, built)
+
+
+class SoftmaxThunk:
+    """Softmax or log-softmax (``log``), or their gradient (``grad``), over the last axis."""
+
+    def __init__(self, node: Apply, ins: list, outs: list, built: Any) -> None:
+        self.node, self.ins, self.out = node, ins, outs[0]
+        self.grad = isinstance(node.op, (SoftmaxGrad, LogSoftmaxGrad))
+        self.log = int(isinstance(node.op, (LogSoftmax, LogSoftmaxGrad)))
+        self.dtype = node.outputs[0].dtype
+        self.ptr = Pointers(built[0])
+        self.fn = getattr(built[1], f"softmax_grad_{self.dtype}" if self.grad else f"softmax_{self.dtype}")
+
+    def __call__(self) -> None:
+        values = [c[0] for c in self.ins]
+        shape = values[-1].shape
+        if not shape or 0 in shape or any(v.shape != shape for v in values):
+            storage = [[None]]
+            self.node.op.perform(self.node, values, storage)  # nothing to compute, or perform's error
+            self.out[0] = storage[0][0]
+            return
+        k = shape[-1]
+        n = values[-1].size // k
+        arrays = [np.ascontiguousarray(v, dtype=self.dtype) for v in values]
+        out = np.empty(shape, self.dtype)
+        self.fn(n, k, *[self.ptr(a) for a in arrays], self.ptr(out), self.log)
+        self.out[0] = out
+
+
+@REGISTRY.register(Softmax, LogSoftmax, SoftmaxGrad, LogSoftmaxGrad)
+def softmax_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    dtype = node.outputs[0].dtype
+    if dtype not in CTYPES or any(i.dtype != dtype for i in node.inputs) or node.op.axis != node.inputs[-1].ndim - 1:
+        return None
+    from . import CPU
+    built = CPU.build(softmax_program(dtype, toolchain.features()[1]))
+    return None if built is None else SoftmaxThunk(node, ins, outs, built)
