@@ -5,7 +5,9 @@
 """
 from . import extra_ops, nnet, shared_randomstreams, signal, special, xlogx  # noqa: F401
 from .special import allclose, iround, isclose, logsumexp  # noqa: F401
-from .extra_ops import argsort, cumprod, cumsum, largest, ptp, roll, smallest, sort, tile  # noqa: F401
+from .extra_ops import (argsort, argtopk, choose, compress, cumprod, cumsum, diagonal, flatnonzero,  # noqa: F401
+                        inverse_permutation, largest, nonzero, nonzero_values, ptp, roll, smallest, sort, split, take,
+                        tile, topk, topk_and_argtopk)
 from .extras import mgrid, ogrid, specify_shape, stacklists  # noqa: F401
 from .basic import *  # noqa: F401,F403
 from .basic import (abs_, add, cast, clip, dimshuffle, elemwise_op, floatX, mul, round,  # noqa: F401
@@ -15,6 +17,7 @@ from .variable import TensorConstant, TensorVariable, as_tensor_variable, consta
 from ..gradient import (Lop, Rop, disconnected_grad, grad, hessian, jacobian, verify_grad,  # noqa: F401
                         zero_grad)
 from ..sharedvalue import TensorSharedVariable  # noqa: F401
+from ..sharedvalue import shared  # noqa: F401  (T.shared, as in Theano)
 from ..types import TensorType  # noqa: F401
 
 RandomStreams = shared_randomstreams.RandomStreams

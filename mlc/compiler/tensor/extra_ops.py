@@ -1,14 +1,17 @@
-"""``T.extra_ops`` (Theano's ``theano.tensor.extra_ops``), part one: cumulative sums and
-products, differences, repetition, one-hot codes, and the sorting and reshaping helpers of
-``T`` (``sort``, ``argsort``, ``roll``, ``tile``, ``ptp``, ``largest``, ``smallest``).
+"""``T.extra_ops`` (Theano's ``theano.tensor.extra_ops``) and the indexing helpers of ``T``:
+cumulative sums and products, differences, repetition, one-hot codes, sorting, ``roll``,
+``tile``, counting and searching (``bincount``, ``searchsorted``, ``unique``), diagonals,
+index conversions, ``nonzero`` and friends, ``take``, ``compress``, ``split``, ``topk``.
 Where an operation is a composition of existing ops it is written so (the gradient and the
-fused C kernels come with it); ``CumOp`` and ``Sort`` are ops of their own."""
+fused C kernels come with it); the rest are ops of their own (``ops.extra``, ``ops.search``)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from ..ops.extra import CumOp, Sort
+from ..ops.search import BinCount, Choose, NonZero, RavelMultiIndex, SearchSorted, Unique, UnravelIndex
 from . import basic as T
+from .subtensor import set_subtensor
 from .variable import TensorVariable, as_tensor_variable
 
 
@@ -113,5 +116,174 @@ def smallest(*args: Any) -> TensorVariable:
 
 squeeze = T.squeeze
 
+
+def bincount(x: Any, weights: Any = None, minlength: int | None = None, assert_nonneg: bool = False) -> TensorVariable:
+    """Occurrences of each value of the non-negative int vector ``x`` (sums of ``weights``)."""
+    return BinCount(minlength)(x, weights)
+
+
+def searchsorted(x: Any, v: Any, side: str = "left", sorter: Any = None) -> TensorVariable:
+    """Indices where ``v`` would be inserted into the sorted vector ``x`` to keep it sorted."""
+    return SearchSorted(side)(x, v, sorter)
+
+
+def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False,
+           axis: int | None = None) -> Any:
+    """The sorted distinct values of ``ar`` (a list with the requested index outputs)."""
+    return Unique(return_index, return_inverse, return_counts, axis)(ar)
+
+
+def _diagonal_indices(rows: Any, cols: Any, offset: Any) -> tuple:
+    """Row and column indices of the diagonal ``offset`` (> 0: above) of a ``rows x cols`` matrix."""
+    offset = as_tensor_variable(offset)
+    above = T.ge(offset, 0)
+    length = T.maximum(T.switch(above, T.minimum(rows, cols - offset), T.minimum(rows + offset, cols)), 0)
+    steps = T.arange(length)
+    return steps + T.switch(above, 0, -offset), steps + T.switch(above, offset, 0)
+
+
+def fill_diagonal(a: Any, val: Any) -> TensorVariable:
+    """``a`` with its main diagonal set to the scalar ``val`` (every axis for an N-d ``a``)."""
+    a = as_tensor_variable(a)
+    if a.ndim < 2:
+        raise TypeError(f"fill_diagonal: a needs at least 2 dimensions, got {a.ndim}")
+    steps = T.arange(T.min(T.stack([a.shape[d] for d in range(a.ndim)])))
+    return set_subtensor(a[(steps,) * a.ndim], val)
+
+
+def fill_diagonal_offset(a: Any, val: Any, offset: Any) -> TensorVariable:
+    """The matrix ``a`` with its diagonal ``offset`` (> 0: above the main one) set to ``val``."""
+    a = as_tensor_variable(a)
+    rows, cols = _diagonal_indices(a.shape[0], a.shape[1], offset)
+    return set_subtensor(a[rows, cols], val)
+
+
+def diagonal(a: Any, offset: Any = 0, axis1: int = 0, axis2: int = 1) -> TensorVariable:
+    """The diagonal ``offset`` of the ``axis1``/``axis2`` planes, as the last axis (as NumPy)."""
+    a = as_tensor_variable(a)
+    axis1, axis2 = axis1 % a.ndim, axis2 % a.ndim
+    rest = [d for d in range(a.ndim) if d not in (axis1, axis2)]
+    planes = a.dimshuffle(axis1, axis2, *rest)
+    rows, cols = _diagonal_indices(planes.shape[0], planes.shape[1], offset)
+    picked = planes[rows, cols]  # (length, rest...)
+    return picked.dimshuffle(*range(1, picked.ndim), 0)
+
+
+def ravel_multi_index(multi_index: Sequence[Any], dims: Any, mode: str = "raise", order: str = "C") -> TensorVariable:
+    """Flat indices of the index arrays ``multi_index`` into an array of shape ``dims``."""
+    return RavelMultiIndex(mode, order)(*multi_index, dims)
+
+
+def unravel_index(indices: Any, dims: Any, order: str = "C", ndim: int | None = None) -> tuple:
+    """One index array per dimension of ``dims`` (a sequence, or a vector with ``ndim``)."""
+    if ndim is None:
+        if not isinstance(dims, (list, tuple)):
+            raise TypeError("unravel_index: give dims as a list or tuple, or ndim for a symbolic vector")
+        ndim = len(dims)
+    out = UnravelIndex(ndim, order)(indices, dims)
+    return tuple(out) if isinstance(out, list) else (out,)
+
+
+def nonzero(a: Any, return_matrix: bool = False) -> Any:
+    """The indices of ``a``'s non-zero elements: a tuple of vectors, or stacked as a matrix."""
+    out = NonZero()(a)
+    out = tuple(out) if isinstance(out, list) else (out,)
+    return T.stack(list(out)) if return_matrix else out
+
+
+def flatnonzero(a: Any) -> TensorVariable:
+    """The indices of the non-zero elements of the flattened ``a``."""
+    return nonzero(as_tensor_variable(a).flatten())[0]
+
+
+def nonzero_values(a: Any) -> TensorVariable:
+    """The non-zero elements of the flattened ``a``, in order."""
+    a = as_tensor_variable(a)
+    return a.flatten()[flatnonzero(a)]
+
+
+def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> TensorVariable:
+    """Elements (``axis`` None: of the flattened ``a``) or slices along ``axis`` picked by the
+    integer array ``indices``; ``mode`` raise (negative indices count from the end), wrap or clip."""
+    a, indices = as_tensor_variable(a), as_tensor_variable(indices)
+    if axis is None:
+        a, axis = a.flatten(), 0
+    axis = axis % a.ndim
+    n = a.shape[axis]
+    if mode == "wrap":
+        indices = indices % n
+    elif mode == "clip":
+        indices = T.clip(indices, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    front = a.dimshuffle(axis, *[d for d in range(a.ndim) if d != axis])
+    picked = front[indices.flatten()] if indices.ndim != 1 else front[indices]
+    if indices.ndim != 1:
+        shape = [indices.shape[d] for d in range(indices.ndim)] + [front.shape[d] for d in range(1, a.ndim)]
+        picked = T.reshape(picked, shape, ndim=indices.ndim + a.ndim - 1)
+    k = indices.ndim
+    order = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, picked.ndim))
+    return picked.dimshuffle(*order)
+
+
+def compress(condition: Any, x: Any, axis: int | None = None) -> TensorVariable:
+    """The slices of ``x`` along ``axis`` (None: elements of the flattened ``x``) where
+    ``condition`` is true."""
+    return take(x, flatnonzero(condition), axis)
+
+
+def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> list:
+    """``x`` cut along ``axis`` into ``n_splits`` parts of the lengths in ``splits_size``."""
+    x, sizes = as_tensor_variable(x), as_tensor_variable(splits_size)
+    axis = axis % x.ndim
+    ends = cumsum(sizes)
+    parts = []
+    for k in range(int(n_splits)):
+        window = [slice(None)] * x.ndim
+        window[axis] = slice(ends[k - 1] if k else 0, ends[k])
+        parts.append(x[tuple(window)])
+    return parts
+
+
+def inverse_permutation(perm: Any) -> TensorVariable:
+    """The permutation that undoes ``perm`` (along the last axis: rows of a matrix each)."""
+    return argsort(perm, axis=-1)
+
+
+def _top(x: Any, kth: int, axis: int, indices: bool) -> TensorVariable:
+    if not isinstance(kth, int) or kth == 0:
+        raise ValueError(f"topk: kth must be a non-zero int (> 0: largest, < 0: smallest), got {kth!r}")
+    x = as_tensor_variable(x)
+    axis = axis % x.ndim
+    ordered = Sort(axis, indices)(x)
+    window = [slice(None)] * x.ndim
+    window[axis] = slice(None, -kth - 1, -1) if kth > 0 else slice(None, -kth)  # largest first, or smallest first
+    return ordered[tuple(window)]
+
+
+def topk(x: Any, kth: int, axis: int = -1, sorted: bool = True, idx_dtype: str = "int64") -> TensorVariable:
+    """The ``kth`` largest values along ``axis`` (largest first); ``kth < 0``: the smallest."""
+    return _top(x, kth, axis, False)
+
+
+def argtopk(x: Any, kth: int, axis: int = -1, sorted: bool = True, idx_dtype: str = "int64") -> TensorVariable:
+    """The indices of ``topk``'s values."""
+    return T.cast(_top(x, kth, axis, True), idx_dtype)
+
+
+def topk_and_argtopk(x: Any, kth: int, axis: int = -1, sorted: bool = True, idx_dtype: str = "int64") -> tuple:
+    """``(topk, argtopk)``."""
+    return topk(x, kth, axis), argtopk(x, kth, axis, idx_dtype=idx_dtype)
+
+
+def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> TensorVariable:
+    """``choices[a]`` elementwise (``numpy.choose``)."""
+    if out is not None:
+        raise ValueError("choose: out= is not supported (a graph has no output arrays to write into)")
+    return Choose(mode)(a, choices)
+
+
 __all__ = ["cumsum", "cumprod", "diff", "repeat", "to_one_hot", "sort", "argsort", "roll", "tile", "ptp", "largest",
-           "smallest", "squeeze"]
+           "smallest", "squeeze", "bincount", "searchsorted", "unique", "fill_diagonal", "fill_diagonal_offset",
+           "diagonal", "ravel_multi_index", "unravel_index", "nonzero", "flatnonzero", "nonzero_values", "take",
+           "compress", "split", "inverse_permutation", "topk", "argtopk", "topk_and_argtopk", "choose"]
