@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..types import FLOAT_DTYPES, upcast, upgrade_to_float
+from . import special_impl as special
 
 
 def _T():
@@ -209,6 +210,18 @@ def _g_arctan2(inputs, out, gz):
     return [gz * x / r2, -gz * y / r2]
 
 
+def _g_chi2sf(inputs, out, gz):
+    T = _T()
+    x, k = inputs
+    half = k / 2
+    log_pdf = (half - 1) * T.log(x) - x / 2 - half * math.log(2) - T.gammaln(half)
+    return [-gz * T.exp(log_pdf), None]  # Theano has no gradient in the degrees of freedom either
+
+
+def _g_tri_gamma(inputs, out, gz):
+    raise NotImplementedError("tri_gamma: its gradient (the polygamma of order 2) is not implemented")
+
+
 def _g_maximum(inputs, out, gz):
     T = _T()
     x, y = inputs
@@ -297,6 +310,17 @@ _ROWS: list[ScalarOp] = [
              _unary(lambda x, o, g: g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
     ScalarOp("erfc", 1, _erfc, "$erfc({0})", _rule_float,
              _unary(lambda x, o, g: -g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
+    ScalarOp("gammaln", 1, special.gammaln, "$lgamma({0})", _rule_float,
+             _unary(lambda x, o, g: g * _T().psi(x)), cast_inputs=True),
+    ScalarOp("gamma", 1, special.gamma, "$tgamma({0})", _rule_float,
+             _unary(lambda x, o, g: g * o * _T().psi(x)), cast_inputs=True),
+    ScalarOp("psi", 1, special.psi, "", _rule_float, _unary(lambda x, o, g: g * _T().tri_gamma(x)), cast_inputs=True),
+    ScalarOp("tri_gamma", 1, special.tri_gamma, "", _rule_float, _g_tri_gamma, cast_inputs=True),
+    ScalarOp("erfinv", 1, special.erfinv, "", _rule_float,
+             _unary(lambda x, o, g: g * (SQRT_PI / 2) * _T().exp(o * o)), cast_inputs=True),
+    ScalarOp("erfcinv", 1, special.erfcinv, "", _rule_float,
+             _unary(lambda x, o, g: -g * (SQRT_PI / 2) * _T().exp(o * o)), cast_inputs=True),
+    ScalarOp("chi2sf", 2, special.chi2sf, "", _rule_float, _g_chi2sf, cast_inputs=True),
     ScalarOp("relu", 1, lambda x: np.maximum(x, x.dtype.type(0)), "MLC_MAX({0}, ({t})0)",
              grad=_unary(lambda x, o, g: g * _T().gt(x, 0))),
     ScalarOp("floor", 1, np.floor, "$floor({0})", _rule_float, _zero, cast_inputs=True),

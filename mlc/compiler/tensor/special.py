@@ -1,5 +1,6 @@
 """Functions of Theano's ``T`` built from the scalar table: ``iround``, ``isclose``,
-``allclose``, ``logsumexp`` (``arctan2`` is a table row of its own)."""
+``allclose``, ``logsumexp``, and ``real``/``imag``/``angle`` of real tensors (mlc has no
+complex numbers; the special functions are table rows of their own)."""
 from __future__ import annotations
 
 from typing import Any
@@ -39,3 +40,27 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariabl
 
 
 __all__ = ["iround", "isclose", "allclose", "logsumexp"]
+
+
+def _real_only(x: Any, what: str) -> TensorVariable:
+    x = as_tensor_variable(x)
+    if x.dtype.startswith("complex"):
+        raise NotImplementedError(f"{what}: mlc does not support complex numbers (got a {x.dtype} tensor); "
+                                  "keep the real and imaginary parts as two real tensors")
+    return x
+
+
+def real(x: Any) -> TensorVariable:
+    """The real part: ``x`` itself (complex tensors are not supported)."""
+    return _real_only(x, "real")
+
+
+def imag(x: Any) -> TensorVariable:
+    """The imaginary part of a real tensor: zeros of its dtype, as NumPy (complex: not supported)."""
+    return T.zeros_like(_real_only(x, "imag"))
+
+
+def angle(x: Any) -> TensorVariable:
+    """The argument of a real number: pi where it is negative, else 0 (complex: not supported)."""
+    x = _real_only(x, "angle")
+    return T.arctan2(T.zeros_like(x), x)

@@ -38,7 +38,11 @@ def _values(name, rng, layout, dtype):
     return syms, vals
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCE))
+# the rows with a compiled form (special functions such as psi keep their NumPy perform)
+COMPILED = sorted(n for n in REFERENCE if SCALAR_OPS[n].c or SCALAR_OPS[n].c_int or SCALAR_OPS[n].c_bool)
+
+
+@pytest.mark.parametrize("name", COMPILED)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_compiled_equals_perform(name, layout, dtype, rng):

@@ -12,6 +12,10 @@ from mlc.compiler.ops.scalar import SCALAR_OPS
 _verf = np.vectorize(math.erf)
 _verfc = np.vectorize(math.erfc)
 
+def _special(name):
+    return getattr(pytest.importorskip("scipy.special"), name)
+
+
 # name -> (independent reference, input sampler(rng, shape, dtype) per input)
 def _u(lo, hi):
     return lambda rng, shape, dtype: rng.uniform(lo, hi, shape).astype(dtype)
@@ -92,6 +96,13 @@ REFERENCE = {
     "ge": (lambda x, y: ~(x < y), [ANY, ANY]),
     "isnan": (lambda x: x != x, [ANY]),
     "isinf": (lambda x: (x == np.inf) | (x == -np.inf), [ANY]),
+    "gammaln": (np.vectorize(math.lgamma), [POS]),
+    "gamma": (np.vectorize(math.gamma), [POS]),
+    "psi": (lambda x: _special("psi")(x), [POS]),
+    "tri_gamma": (lambda x: _special("polygamma")(1, x), [POS]),
+    "erfinv": (lambda x: _special("erfinv")(x), [UNIT]),
+    "erfcinv": (lambda x: _special("erfcinv")(x), [_u(0.1, 1.9)]),
+    "chi2sf": (lambda x, k: _special("chdtrc")(k, x), [POS, _u(1, 5)]),
     "and_": (lambda x, y: x & y, [_bool, _bool]),
     "or_": (lambda x, y: x | y, [_bool, _bool]),
     "xor": (lambda x, y: x != y, [_bool, _bool]),
@@ -100,7 +111,9 @@ REFERENCE = {
 
 NON_DIFFERENTIABLE = {"int_div", "sgn", "floor", "ceil", "trunc", "round_half_to_even",
                       "round_half_away_from_zero", "eq", "neq", "lt", "gt", "le", "ge", "isnan",
-                      "isinf", "and_", "or_", "xor", "invert", "switch", "second"}
+                      "isinf", "and_", "or_", "xor", "invert", "switch", "second",
+                      "tri_gamma",  # its gradient (polygamma 2) is not implemented, as in Theano
+                      "chi2sf"}  # differentiable in x only: checked below
 
 
 def test_every_row_has_a_reference():
@@ -191,3 +204,11 @@ def test_against_pytensor_when_installed(rng):
         y = T.dmatrix()
         got = theano.function([y], T.elemwise_op(name)(y))(v)
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_chi2sf_gradient_in_x_and_tri_gamma_says_it_has_none(rng):
+    k = T.constant(np.array([1.0, 3.0, 6.0]))
+    T.verify_grad(lambda x: T.chi2sf(x, k), [rng.uniform(0.3, 4, 3)], rng=rng)
+    x = T.dvector("x")
+    with pytest.raises(NotImplementedError, match="tri_gamma"):
+        theano.grad(T.sum(T.tri_gamma(x)), x)

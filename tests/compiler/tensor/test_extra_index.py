@@ -115,3 +115,25 @@ def test_ravel_and_unravel_index_round_trip():
 def test_t_shared_is_theano_shared():
     v = T.shared(np.zeros(2), name="v")
     assert v.get_value().tolist() == [0.0, 0.0] and T.shared is theano.shared
+
+
+def test_real_imag_angle_of_real_tensors_and_a_clear_no_for_complex():
+    x = T.dvector("x")
+    v = np.array([-1.5, 2.0, 0.0])
+    got = theano.function([x], [T.real(x), T.imag(x), T.angle(x)])(v)
+    for g, w in zip(got, (np.real(v), np.imag(v), np.angle(v))):
+        np.testing.assert_allclose(g, w)
+    with pytest.raises(NotImplementedError, match="complex numbers"):
+        T.angle(T.tensor("complex128", (False,)))
+
+
+def test_special_functions_against_scipy_where_installed(rng):
+    special = pytest.importorskip("scipy.special")
+    x, k = T.dvector("x"), T.dvector("k")
+    v, dof = rng.uniform(0.2, 3, 5), rng.uniform(1, 6, 5)
+    outs = theano.function([x, k], [T.gammaln(x), T.gamma(x), T.psi(x), T.tri_gamma(x), T.erfinv(x / 4),
+                                    T.erfcinv(x / 2), T.chi2sf(x, k)])(v, dof)
+    wants = [special.gammaln(v), special.gamma(v), special.psi(v), special.polygamma(1, v), special.erfinv(v / 4),
+             special.erfcinv(v / 2), special.chdtrc(dof, v)]
+    for got, want in zip(outs, wants):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
