@@ -3,7 +3,7 @@
 >>> import mlc.compiler.tensor as T
 >>> x = T.matrix('x'); y = T.nnet.sigmoid(T.dot(x, x.T)).sum()
 """
-from . import extra_ops, nnet, shared_randomstreams, signal, special, xlogx  # noqa: F401
+from . import extra_ops, nlinalg, nnet, shared_randomstreams, signal, slinalg, special, xlogx  # noqa: F401
 from .special import allclose, angle, imag, iround, isclose, logsumexp, real  # noqa: F401
 from .extra_ops import (argsort, argtopk, choose, compress, cumprod, cumsum, diagonal, flatnonzero,  # noqa: F401
                         inverse_permutation, largest, nonzero, nonzero_values, ptp, roll, smallest, sort, split, take,
