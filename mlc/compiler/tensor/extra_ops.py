@@ -276,6 +276,29 @@ def topk_and_argtopk(x: Any, kth: int, axis: int = -1, sorted: bool = True, idx_
     return topk(x, kth, axis), argtopk(x, kth, axis, idx_dtype=idx_dtype)
 
 
+def batched_tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
+    """``tensordot`` of ``x[i]`` and ``y[i]`` for every ``i`` of the first (batch) axis:
+    ``axes`` an int (the last ``axes`` axes of ``x`` with the first ones of ``y`` after the
+    batch axis) or two lists of axes (counted with the batch axis, which they must not hold)."""
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    if isinstance(axes, int):
+        axes = [list(range(x.ndim - axes, x.ndim)), list(range(1, axes + 1))]
+    sum_x, sum_y = [a % x.ndim for a in axes[0]], [a % y.ndim for a in axes[1]]
+    if 0 in sum_x or 0 in sum_y or len(sum_x) != len(sum_y):
+        raise ValueError(f"batched_tensordot: axes {axes} must pair up the same number of non-batch axes")
+    free_x = [d for d in range(1, x.ndim) if d not in sum_x]
+    free_y = [d for d in range(1, y.ndim) if d not in sum_y]
+    batch = x.shape[0]
+
+    def size(v, dims):
+        return T.prod(T.stack([v.shape[d] for d in dims])) if dims else 1
+    left = T.reshape(x.dimshuffle(0, *free_x, *sum_x), (batch, size(x, free_x), size(x, sum_x)), ndim=3)
+    right = T.reshape(y.dimshuffle(0, *sum_y, *free_y), (batch, size(y, sum_y), size(y, free_y)), ndim=3)
+    product = T.batched_dot(left, right)
+    shape = [batch] + [x.shape[d] for d in free_x] + [y.shape[d] for d in free_y]
+    return T.reshape(product, shape, ndim=len(shape))
+
+
 def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> TensorVariable:
     """``choices[a]`` elementwise (``numpy.choose``)."""
     if out is not None:
@@ -286,4 +309,5 @@ def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Tensor
 __all__ = ["cumsum", "cumprod", "diff", "repeat", "to_one_hot", "sort", "argsort", "roll", "tile", "ptp", "largest",
            "smallest", "squeeze", "bincount", "searchsorted", "unique", "fill_diagonal", "fill_diagonal_offset",
            "diagonal", "ravel_multi_index", "unravel_index", "nonzero", "flatnonzero", "nonzero_values", "take",
-           "compress", "split", "inverse_permutation", "topk", "argtopk", "topk_and_argtopk", "choose"]
+           "compress", "split", "inverse_permutation", "topk", "argtopk", "topk_and_argtopk", "choose",
+           "batched_tensordot"]

@@ -137,3 +137,16 @@ def test_special_functions_against_scipy_where_installed(rng):
              special.erfcinv(v / 2), special.chdtrc(dof, v)]
     for got, want in zip(outs, wants):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("axes", [1, [[1, 2], [2, 1]], [[2], [3]]])
+def test_batched_tensordot_against_numpy_per_batch(rng, axes):
+    x, y = T.tensor3("x"), T.tensor4("y")
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 4, 3, 4))
+    out = T.batched_tensordot(x, y, axes)
+    np_axes = axes if isinstance(axes, int) else [[d - 1 for d in axes[0]], [d - 1 for d in axes[1]]]
+    want = np.stack([np.tensordot(a[i], b[i], np_axes) for i in range(2)])
+    got, shape = theano.function([x, y], [out, out.shape])(a, b)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert tuple(shape) == want.shape
+    theano.gradient.verify_grad(lambda p, q: T.batched_tensordot(p, q, axes), [a, b], rng=rng)
