@@ -1,4 +1,5 @@
-"""Configuration: defaults < ``~/.mlcrc`` ``[global]`` < ``MLC_FLAGS`` < assignment.
+"""Configuration: defaults < Theano's ``.theanorc`` files (``THEANORC``) < ``~/.mlcrc``
+``[global]`` < ``THEANO_FLAGS`` < ``MLC_FLAGS`` < assignment.
 
 >>> from mlc.compiler import config
 >>> config.floatX
@@ -153,6 +154,10 @@ class Config:
         object.__setattr__(self, "_values", {k: p.convert(p.default) for k, p in PARAMS.items()})
         object.__setattr__(self, "warn", FlagGroup("warn"))
         object.__setattr__(self, "_accepted", {})  # Theano flags kept for reading back only
+        if flags is None:  # Theano's .theanorc files (THEANORC: a ':'-separated list, later ones win)
+            for path in os.environ.get("THEANORC", os.path.expanduser("~/.theanorc")).split(os.pathsep):
+                if path and os.path.isfile(os.path.expanduser(path)):
+                    self._load_rc(os.path.expanduser(path), theano=True)
         rc_path = rc_path if rc_path is not None else os.environ.get("MLCRC", os.path.expanduser("~/.mlcrc"))
         if rc_path and os.path.exists(rc_path):
             self._load_rc(rc_path)
@@ -160,7 +165,7 @@ class Config:
             self._load_flags(os.environ.get("THEANO_FLAGS", ""), "THEANO_FLAGS")
         self._load_flags(os.environ.get("MLC_FLAGS", "") if flags is None else flags, "MLC_FLAGS")
 
-    def _load_rc(self, path: str) -> None:
+    def _load_rc(self, path: str, theano: bool = False) -> None:
         parser = configparser.ConfigParser()
         parser.optionxform = str  # type: ignore[assignment]  # keys are case-sensitive (floatX)
         if os.path.isdir(path):
@@ -176,7 +181,11 @@ class Config:
             first = str(err).splitlines()[0]
             raise ConfigurationError(f"{path}: cannot read it as an INI file with a [global] section ({first})"
                                      ) from None
-        if parser.has_section("global"):
+        if theano:  # [global] keys by name, [section] keys as section.key (nvcc.fastmath)
+            for section in parser.sections():
+                for key, value in parser.items(section):
+                    self._set(key if section == "global" else f"{section}.{key}", value, source="THEANORC")
+        elif parser.has_section("global"):
             for key, value in parser.items("global"):
                 self._set(key, value, source=f"{path} [global]")
 
@@ -188,7 +197,8 @@ class Config:
             self._set(key.strip(), value.strip(), source=source)
 
     def _set(self, key: str, value: Any, source: str = "assignment") -> None:
-        if source == "THEANO_FLAGS" and key not in PARAMS and not key.startswith("warn.") and key != "compiledir":
+        if source in ("THEANO_FLAGS", "THEANORC") and key not in PARAMS and not key.startswith("warn.") \
+                and key != "compiledir":
             _note_once(key, source)  # a Theano flag mlc does not know: its launch script must still work
             self._accepted[key] = value
             return

@@ -13,6 +13,11 @@ from ..types import TensorType
 _COMPARISONS = ("lt", "le", "gt", "ge")
 
 
+def _extra():
+    from . import extra_ops
+    return extra_ops
+
+
 class _TensorMethods:
     """Operators and methods shared by symbolic tensors, constants and shared tensors."""
 
@@ -107,7 +112,28 @@ class _TensorMethods:
     def dot(self, other): return _b.dot(self, other)
     def clip(self, a_min, a_max): return _b.clip(self, a_min, a_max)
     def round(self, mode=None): return _b.round(self, mode)
-    def nonzero_values(self): raise NotImplementedError("nonzero_values is not supported")
+    # Theano's array methods, through T.extra_ops and T.nlinalg
+    def nonzero_values(self): return _extra().nonzero_values(self)
+    def nonzero(self, return_matrix=False): return _extra().nonzero(self, return_matrix)
+    def take(self, indices, axis=None, mode="raise"): return _extra().take(self, indices, axis, mode)
+    def compress(self, condition, axis=None): return _extra().compress(condition, self, axis)
+    def searchsorted(self, v, side="left", sorter=None): return _extra().searchsorted(self, v, side, sorter)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _extra().diagonal(self, offset, axis1, axis2)
+    def cumsum(self, axis=None): return _extra().cumsum(self, axis)
+    def cumprod(self, axis=None): return _extra().cumprod(self, axis)
+    def repeat(self, repeats, axis=None): return _extra().repeat(self, repeats, axis)
+    def ptp(self, axis=None): return _extra().ptp(self, axis)
+    def sort(self, axis=-1, kind="quicksort", order=None): return _extra().sort(self, axis)
+    def argsort(self, axis=-1, kind="quicksort", order=None): return _extra().argsort(self, axis)
+    def choose(self, choices, mode="raise"): return _extra().choose(self, choices, mode=mode)
+    def swapaxes(self, axis1, axis2):
+        order = list(range(self.ndim))
+        order[axis1], order[axis2] = order[axis2], order[axis1]
+        return _b.dimshuffle(self, tuple(order))
+    def trace(self):
+        from . import nlinalg
+        return nlinalg.trace(self)
+    def conj(self): return self  # mlc's tensors are real
     def zeros_like(self, dtype=None): return _b.zeros_like(self, dtype)
     def ones_like(self, dtype=None): return _b.ones_like(self, dtype)
     def squeeze(self): return _b.squeeze(self)
