@@ -115,7 +115,7 @@ def _worker(out: str) -> None:
     state = workloads._init_params()
 
     def numpy_step():
-        grads = _numpy_grads(state, X, Y)
+        grads = workloads.numpy_mlp_grads(state, X, Y)[1]
         flat = np.concatenate([g.ravel() * len(Y) for g in grads] + [np.array([len(Y)], "float32")])
         comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
         start = 0
@@ -129,23 +129,6 @@ def _worker(out: str) -> None:
         with open(out, "w") as fh:
             json.dump({"step": step, "allreduce": allreduce, "numpy_step": numpy_step_time, "bare": bare,
                        "buffer_bytes": buffer.nbytes}, fh)
-
-
-def _numpy_grads(params, X, Y):
-    """The ``mlp`` workload's NumPy step, gradients only."""
-    import workloads
-    W1, b1, W2, b2 = params
-    h = np.tanh(X @ W1 + b1)
-    z = h @ W2 + b2
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    p = e / e.sum(axis=1, keepdims=True)
-    n = len(Y)
-    dz = p
-    dz[np.arange(n), Y] -= 1
-    dz /= n
-    dh = (dz @ W2.T) * (1 - h * h)
-    return [X.T @ dh + 2 * workloads.L2 * W1, dh.sum(axis=0), h.T @ dz + 2 * workloads.L2 * W2, dz.sum(axis=0)]
 
 
 if __name__ == "__main__":

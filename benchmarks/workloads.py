@@ -78,8 +78,8 @@ def mlc_mlp_step():
         return theano.function([x, y], cost, updates=[(v, v - LR * g) for v, g in zip(params, grads)])
 
 
-def numpy_mlp_step(params, X, Y):
-    """A hand-written forward/backward/update step of the same model."""
+def numpy_mlp_grads(params, X, Y):
+    """The cost and the gradients of the model, written by hand in NumPy."""
     W1, b1, W2, b2 = params
     h = np.tanh(X @ W1 + b1)
     z = h @ W2 + b2
@@ -91,13 +91,15 @@ def numpy_mlp_step(params, X, Y):
     dz = p
     dz[np.arange(n), Y] -= 1
     dz /= n
-    dW2 = h.T @ dz + 2 * L2 * W2
     dh = (dz @ W2.T) * (1 - h * h)
-    dW1 = X.T @ dh + 2 * L2 * W1
-    W1 -= LR * dW1
-    b1 -= LR * dh.sum(axis=0)
-    W2 -= LR * dW2
-    b2 -= LR * dz.sum(axis=0)
+    return cost, [X.T @ dh + 2 * L2 * W1, dh.sum(axis=0), h.T @ dz + 2 * L2 * W2, dz.sum(axis=0)]
+
+
+def numpy_mlp_step(params, X, Y):
+    """A hand-written forward/backward/update step of the same model."""
+    cost, grads = numpy_mlp_grads(params, X, Y)
+    for v, g in zip(params, grads):
+        v -= LR * g
     return cost
 
 
