@@ -4,7 +4,7 @@
 >>> x = T.matrix('x'); y = T.nnet.sigmoid(T.dot(x, x.T)).sum()
 """
 from . import extra_ops, nlinalg, nnet, shared_randomstreams, signal, slinalg, special, xlogx  # noqa: F401
-from .special import allclose, angle, imag, iround, isclose, logsumexp, real  # noqa: F401
+from .special import allclose, angle, imag, iround, isclose, logsumexp, polygamma, real  # noqa: F401
 from .extra_ops import (argsort, argtopk, batched_tensordot, choose, compress, cumprod, cumsum, diagonal, flatnonzero,  # noqa: F401
                         inverse_permutation, largest, nonzero, nonzero_values, ptp, roll, smallest, sort, split, take,
                         tile, topk, topk_and_argtopk)

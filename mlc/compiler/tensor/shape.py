@@ -101,8 +101,13 @@ def join(axis: int, *tensors: Any) -> TensorVariable:
     return concatenate(tensors, axis)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
-    """Stack tensors of equal shape along a new ``axis``."""
+def stack(tensors: Any, *more: Any, axis: int = 0) -> TensorVariable:
+    """Stack tensors of equal shape along a new ``axis``: ``stack([a, b], axis)``, or
+    Theano's older form ``stack(a, b, c)`` (along axis 0)."""
+    if isinstance(tensors, (list, tuple)) and len(more) == 1 and isinstance(more[0], (int, np.integer)):
+        axis = int(more[0])  # stack(tensors, axis) by position
+    elif more or not isinstance(tensors, (list, tuple)):
+        tensors = [tensors, *more]
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
         raise ValueError("stack needs at least one tensor")

@@ -64,3 +64,12 @@ def angle(x: Any) -> TensorVariable:
     """The argument of a real number: pi where it is negative, else 0 (complex: not supported)."""
     x = _real_only(x, "angle")
     return T.arctan2(T.zeros_like(x), x)
+
+
+def polygamma(k: int, x: Any) -> TensorVariable:
+    """The ``k``-th derivative of ``psi`` (digamma): ``k`` 0 (``psi``) or 1 (``tri_gamma``)."""
+    if k == 0:
+        return T.psi(x)
+    if k == 1:
+        return T.tri_gamma(x)
+    raise NotImplementedError(f"polygamma: order {k} is not implemented (orders 0 and 1 are)")
