@@ -43,6 +43,64 @@ MLC_FN REAL mlc_softplus@(REAL x) {
     return x > 0 ? x + $log1p($exp(-x)) : (x <= 0 ? $log1p($exp(x)) : x);
 }
 MLC_FN REAL mlc_round@(REAL x) { REAL r = $floor($fabs(x) + (REAL)0.5); return x > 0 ? r : (x < 0 ? -r : x * r); }
+MLC_FN REAL mlc_psi@(REAL x) {  /* digamma: recurrence to y >= 12, asymptotic series, reflection below 1/2 */
+    const REAL pi = (REAL)3.14159265358979323846;
+    const int reflect = x < (REAL)0.5;
+    REAL y = reflect ? 1 - x : x, shift = 0;
+    while (y < 12) { shift -= 1 / y; y += 1; }
+    const REAL w = 1 / (y * y);
+    REAL r = $log(y) - (REAL)0.5 / y - w * ((REAL)1 / 12 - w * ((REAL)1 / 120 - w * ((REAL)1 / 252
+             - w * ((REAL)1 / 240 - w * ((REAL)1 / 132))))) + shift;
+    return reflect ? r - pi / $tan(pi * x) : r;
+}
+MLC_FN REAL mlc_tri_gamma@(REAL x) {  /* psi's derivative, the same way */
+    const REAL pi = (REAL)3.14159265358979323846;
+    const int reflect = x < (REAL)0.5;
+    REAL y = reflect ? 1 - x : x, shift = 0;
+    while (y < 12) { shift += 1 / (y * y); y += 1; }
+    const REAL v = 1 / y, w = v * v;
+    REAL r = v + w / 2 + v * w * ((REAL)1 / 6 - w * ((REAL)1 / 30 - w * ((REAL)1 / 42 - w * ((REAL)1 / 30
+             - w * ((REAL)5 / 66 - w * ((REAL)691 / 2730 - w * ((REAL)7 / 6))))))) + shift;
+    if (reflect) { const REAL s = pi / $sin(pi * x); r = s * s - r; }
+    return r;
+}
+MLC_FN REAL mlc_erfinv@(REAL y) {  /* Giles' approximation, then Newton: on erf near 0, on erfc near ±1 */
+    if (!(y > -1 && y < 1)) return y == 1 || y == -1 ? y / (REAL)0 : (y - y) / (y - y);
+    const REAL a = $fabs(y);
+    REAL w = -$log((1 - a) * (1 + a)), p;
+    if (w < 5) {
+        w -= (REAL)2.5;
+        p = (REAL)2.81022636e-08; p = (REAL)3.43273939e-07 + p * w; p = (REAL)-3.5233877e-06 + p * w;
+        p = (REAL)-4.39150654e-06 + p * w; p = (REAL)0.00021858087 + p * w; p = (REAL)-0.00125372503 + p * w;
+        p = (REAL)-0.00417768164 + p * w; p = (REAL)0.246640727 + p * w; p = (REAL)1.50140941 + p * w;
+    } else {
+        w = $sqrt(w) - 3;
+        p = (REAL)-0.000200214257; p = (REAL)0.000100950558 + p * w; p = (REAL)0.00134934322 + p * w;
+        p = (REAL)-0.00367342844 + p * w; p = (REAL)0.00573950773 + p * w; p = (REAL)-0.0076224613 + p * w;
+        p = (REAL)0.00943887047 + p * w; p = (REAL)1.00167406 + p * w; p = (REAL)2.83297682 + p * w;
+    }
+    REAL x = p * a;
+    for (int k = 0; k < 3; k++) {  /* 1 - a is exact for a > 1/2: log erfc keeps the tail's digits */
+        const REAL slope = (REAL)1.1283791670955126 * $exp(-x * x);
+        if (a > (REAL)0.5) { const REAL e = $erfc(x); x += ($log(e) - $log(1 - a)) * e / slope; }
+        else x -= ($erf(x) - a) / slope;
+    }
+    return $copysign(x, y);
+}
+MLC_FN REAL mlc_erfcinv@(REAL y) {  /* erfinv(1 - y) refined by Newton on erfc; the tail in log space */
+    if (!(y > 0 && y < 2)) return y == 0 ? 1 / y : (y == 2 ? -1 / (y - 2) : (y - y) / (y - y));
+    if (y >= (REAL)1e-6) {
+        REAL x = mlc_erfinv@(1 - y);
+        for (int k = 0; k < 2; k++) x += ($erfc(x) - y) / ((REAL)1.1283791670955126 * $exp(-x * x));
+        return x;
+    }
+    REAL x = $sqrt(-$log(y)), ly = $log(y);
+    for (int k = 0; k < 8; k++) {  /* log erfc(x) = log y: nearly quadratic, so Newton converges fast */
+        const REAL e = $erfc(x);
+        x += ($log(e) - ly) * e / ((REAL)1.1283791670955126 * $exp(-x * x));
+    }
+    return x;
+}
 """
 INT_HELPERS = r"""
 MLC_FN INT64 mlc_ifloordiv(INT64 a, INT64 b) {

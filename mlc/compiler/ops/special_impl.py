@@ -70,7 +70,8 @@ def _tri_gamma(x: np.ndarray) -> np.ndarray:
         shift = np.where(small, shift + 1 / (y * y), shift)
         y = np.where(small, y + 1, y)
     inv, inv2 = 1 / y, 1 / (y * y)
-    series = inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30))))
+    series = inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * (
+        5 / 66 - inv2 * (691 / 2730 - inv2 * (7 / 6)))))))
     result = series + shift
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(reflect, (np.pi / np.sin(np.pi * x)) ** 2 - result, result)
@@ -84,10 +85,17 @@ def _erfinv_scalar(y: float) -> float:
         return math.nan
     if abs(y) == 1:
         return math.copysign(math.inf, y)
-    x = _NORMAL.inv_cdf((y + 1) / 2) / math.sqrt(2)
-    for _ in range(2):  # Newton on erf(x) = y: the start loses digits for tiny |y|
-        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
+    a = abs(y)
+    p = (a + 1) / 2
+    x = _NORMAL.inv_cdf(p) / math.sqrt(2) if p < 1 else math.sqrt(-math.log(1 - a))  # p rounds to 1 near a = 1
+    for _ in range(3):  # Newton: the start loses digits near 0 (fixed on erf) and near 1 (on log erfc, 1 - a exact)
+        slope = 2 / math.sqrt(math.pi) * math.exp(-x * x)
+        if a > 0.5:
+            e = math.erfc(x)
+            x += (math.log(e) - math.log(1 - a)) * e / slope
+        else:
+            x -= (math.erf(x) - a) / slope
+    return math.copysign(x, y)
 
 
 def _erfcinv_scalar(y: float) -> float:

@@ -18,7 +18,7 @@ def test_psi_and_tri_gamma_series():
 
 
 def test_erfinv_and_erfcinv_from_the_normal_quantile():
-    y = np.array([-1.0, -0.999999, -0.5, -1e-9, 0.0, 1e-12, 0.3, 0.9999, 1.0, 1.5])
+    y = np.array([-1.0, -1 + 1e-16, -0.999999, -0.5, -1e-9, 0.0, 1e-12, 0.3, 0.9999, 1 - 1e-15, 1.0, 1.5])
     np.testing.assert_allclose(impl._elementwise(impl._erfinv_scalar)(y), special.erfinv(y), rtol=1e-13,
                                equal_nan=True)
     z = np.array([0.0, 1e-30, 1e-8, 0.5, 1.0, 1.0 + 1e-10, 1.7, 2.0, -0.1])
@@ -38,3 +38,16 @@ def test_gamma_and_gammaln_through_math():
     np.testing.assert_allclose(impl._elementwise(math.lgamma)(positive), special.gammaln(positive), rtol=1e-13)
     assert np.isinf(impl._elementwise(math.gamma)(np.array([200.0])))[0]  # overflows to inf, as SciPy
     assert np.isnan(impl._elementwise(math.gamma)(np.array([-2.0])))[0]  # a pole
+
+
+def test_the_compiled_special_functions_in_their_tails(rng):
+    import mlc.compiler as theano
+    import mlc.compiler.tensor as T
+    x = T.dvector("x")
+    f = theano.function([x], [T.erfinv(x), T.erfcinv(x + 1)])
+    y = np.array([-1 + 1e-12, -0.999999, -1e-9, 1e-12, 0.3, 0.9999, 1 - 1e-15])
+    got_inv, got_cinv = f(y)
+    np.testing.assert_allclose(got_inv, special.erfinv(y), rtol=1e-9)
+    np.testing.assert_allclose(got_cinv, special.erfcinv(y + 1), rtol=1e-9)
+    z = np.array([1e-300, 1e-30, 1e-8, 1e-6, 1.999999])
+    np.testing.assert_allclose(theano.function([x], T.erfcinv(x))(z), special.erfcinv(z), rtol=1e-12)
