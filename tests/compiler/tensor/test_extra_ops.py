@@ -6,6 +6,7 @@ import pytest
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
 from mlc.compiler.tensor import extra_ops
+from tests.compiler.helpers import check_case
 
 # name, mlc expression of a matrix, NumPy reference, differentiable
 CASES = [
@@ -33,14 +34,7 @@ CASES = [
 @pytest.mark.parametrize("name,build,ref,differentiable", CASES, ids=[c[0] for c in CASES])
 def test_value_gradient_and_shape(rng, name, build, ref, differentiable):
     a = rng.normal(size=(3, 4)) + np.linspace(0, 1, 12).reshape(3, 4)  # distinct values: sorting is well defined
-    x = T.dmatrix("x")
-    out = build(x)
-    got, shape = theano.function([x], [out, out.shape])(a)
-    want = ref(a)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    assert tuple(shape) == want.shape
-    if differentiable:
-        theano.gradient.verify_grad(build, [a], rng=rng)
+    check_case(build, a, ref, differentiable, rng)
 
 
 def test_to_one_hot_and_squeeze():

@@ -7,6 +7,7 @@ import mlc.compiler as theano
 import mlc.compiler.tensor as T
 from mlc.compiler.tensor import nlinalg as N
 from mlc.compiler.tensor import slinalg as S
+from tests.compiler.helpers import check_case
 
 RNG = np.random.default_rng(7)
 _M = RNG.normal(size=(4, 4))
@@ -53,15 +54,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,build,ref,differentiable", CASES, ids=[c[0] for c in CASES])
 def test_value_gradient_and_shape(rng, name, build, ref, differentiable):
-    x = T.dmatrix("x")
-    out = build(x)
-    got, shape = theano.function([x], [out, out.shape])(SPD)
-    want = ref(SPD)
-    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
-    assert tuple(shape) == np.shape(want)
-    if differentiable:
-        weights = np.resize(WEIGHTS, np.shape(want)) if np.ndim(want) else 1.0
-        theano.gradient.verify_grad(lambda m: T.sum(build(m) * weights), [SPD], rng=rng)
+    check_case(build, SPD, ref, differentiable, rng, rtol=1e-10, weights=WEIGHTS)
 
 
 def test_functions_without_a_gradient_say_so():
