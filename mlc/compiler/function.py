@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .config import config
+from .choices import check_choice
 from .fgraph import FunctionGraph, memory_sources
 from .graph import Constant, Variable, graph_inputs
 from .mode import Mode
@@ -290,8 +291,7 @@ def function(inputs: Sequence[Any], outputs: Any = None, mode: Any = None, updat
     if not isinstance(inputs, (list, tuple)):
         raise TypeError(f"function: inputs must be a list, got {type(inputs).__name__}")
     on_unused_input = on_unused_input or config.on_unused_input
-    if on_unused_input not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    check_choice("on_unused_input", on_unused_input, ("raise", "warn", "ignore"))
     specs = [i if isinstance(i, In) else In(i) for i in inputs]
     for k, spec in enumerate(specs):
         v = spec.variable

@@ -13,6 +13,7 @@ import numpy as np
 from .config import config
 from .graph import Apply, Op, Variable, toposort
 from .types import FLOAT_DTYPES, TensorType
+from .choices import check_choice
 
 
 class DisconnectedInputError(ValueError):
@@ -46,8 +47,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
     >>> import mlc.compiler.tensor as T
     >>> x = T.dscalar('x'); g = grad(x ** 2, x)
     """
-    if disconnected_inputs not in ("raise", "warn", "ignore"):
-        raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
+    check_choice("disconnected_inputs", disconnected_inputs, ("raise", "warn", "ignore"))
     T = _T()
     single = isinstance(wrt, Variable)
     wrt_list = [wrt] if single else list(wrt)

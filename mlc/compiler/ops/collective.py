@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..graph import Apply, Op
+from ..choices import check_choice
 
 _communicator: Any = None
 
@@ -57,8 +58,7 @@ class Allreduce(Op):
     __props__ = ("reduction",)
 
     def __init__(self, reduction: str = "sum") -> None:
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"Allreduce: reduction must be 'sum' or 'mean', got {reduction!r}")
+        check_choice("Allreduce: reduction", reduction, ("sum", "mean"))
         self.reduction = reduction
 
     def make_node(self, x: Any) -> Apply:

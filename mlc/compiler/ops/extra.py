@@ -9,6 +9,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..types import TensorType
+from ..choices import check_choice
 
 
 def _T():
@@ -30,8 +31,7 @@ class CumOp(Op):
     __props__ = ("axis", "mode")
 
     def __init__(self, axis: int | None = None, mode: str = "add") -> None:
-        if mode not in ("add", "mul"):
-            raise ValueError(f"CumOp: mode must be 'add' or 'mul', got {mode!r}")
+        check_choice("CumOp: mode", mode, ("add", "mul"))
         self.axis, self.mode = axis, mode
 
     def make_node(self, x: Any) -> Apply:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..types import TensorType
+from ..choices import check_choice
 
 
 def _T():
@@ -127,8 +128,7 @@ class Eigh(Op):
     __props__ = ("UPLO",)
 
     def __init__(self, UPLO: str = "L") -> None:
-        if UPLO not in ("L", "U"):
-            raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        check_choice("eigh: UPLO", UPLO, ("L", "U"))
         self.UPLO = UPLO
 
     def make_node(self, x: Any) -> Apply:
@@ -212,8 +212,7 @@ class QR(Op):
     __props__ = ("mode",)
 
     def __init__(self, mode: str = "reduced") -> None:
-        if mode not in ("reduced", "complete", "r"):
-            raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        check_choice("qr: mode", mode, ("reduced", "complete", "r"))
         self.mode = mode
 
     def make_node(self, x: Any) -> Apply:
@@ -274,8 +273,7 @@ class Solve(Op):
     __props__ = ("structure",)
 
     def __init__(self, structure: str = "general") -> None:
-        if structure not in ("general", "lower_triangular", "upper_triangular"):
-            raise ValueError(f"solve: structure must be general, lower_triangular or upper_triangular, got {structure!r}")
+        check_choice("solve: structure", structure, ("general", "lower_triangular", "upper_triangular"))
         self.structure = structure
 
     def make_node(self, A: Any, b: Any) -> Apply:

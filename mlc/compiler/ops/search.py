@@ -10,6 +10,7 @@ import numpy as np
 
 from ..graph import Apply, Op
 from ..types import TensorType
+from ..choices import check_choice
 
 
 def _T():
@@ -62,8 +63,7 @@ class SearchSorted(Op):
     __props__ = ("side",)
 
     def __init__(self, side: str = "left") -> None:
-        if side not in ("left", "right"):
-            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        check_choice("searchsorted: side", side, ("left", "right"))
         self.side = side
 
     def make_node(self, a: Any, v: Any, sorter: Any = None) -> Apply:
@@ -192,8 +192,7 @@ class Choose(Op):
     __props__ = ("mode",)
 
     def __init__(self, mode: str = "raise") -> None:
-        if mode not in ("raise", "wrap", "clip"):
-            raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+        check_choice("choose: mode", mode, ("raise", "wrap", "clip"))
         self.mode = mode
 
     def make_node(self, a: Any, choices: Any) -> Apply:

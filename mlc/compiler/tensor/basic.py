@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence
 
+from ..choices import check_choice
 from ..config import config
 from ..ops.elemwise import DimShuffle, Elemwise
 from ..ops.scalar import SCALAR_OPS, Cast
@@ -146,8 +147,7 @@ def clip(x: Any, a_min: Any, a_max: Any) -> TensorVariable:
 def round(x: Any, mode: str | None = None) -> TensorVariable:  # noqa: A001 (Theano's name)
     """Round; ``mode`` is ``'half_away_from_zero'`` (default, as Theano) or ``'half_to_even'``."""
     mode = mode or "half_away_from_zero"
-    if mode not in ("half_away_from_zero", "half_to_even"):
-        raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', got {mode!r}")
+    check_choice("round: mode", mode, ("half_away_from_zero", "half_to_even"))
     return _apply("round_" + mode, x)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..ops.linalg import Cholesky, Expm, Solve
 from . import basic as T
 from .variable import TensorVariable, as_tensor_variable
+from ..choices import check_choice
 
 cholesky = Cholesky()
 expm = Expm()
@@ -21,8 +22,7 @@ expm = Expm()
 def solve(a: Any, b: Any, assume_a: str = "gen", lower: bool = False) -> TensorVariable:
     """``x`` with ``a x = b``; ``assume_a`` 'gen' (any square ``a``; 'sym' and 'pos' are
     solved the same way)."""
-    if assume_a not in ("gen", "sym", "pos", "her"):
-        raise ValueError(f"solve: assume_a must be 'gen', 'sym', 'pos' or 'her', got {assume_a!r}")
+    check_choice("solve: assume_a", assume_a, ("gen", "sym", "pos", "her"))
     return Solve("general")(a, b)
 
 

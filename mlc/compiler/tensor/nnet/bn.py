@@ -10,6 +10,7 @@ from typing import Any
 from ...ops.bn import BatchNormTrain
 from .. import basic as T
 from ..variable import TensorVariable, as_tensor_variable
+from ...choices import check_choice
 
 
 def _axes(axes: Any, ndim: int) -> tuple:
@@ -89,8 +90,7 @@ def batch_normalization_test(inputs: Any, gamma: Any, beta: Any, mean: Any, var:
 def batch_normalization(inputs: Any, gamma: Any, beta: Any, mean: Any, std: Any, mode: str = "low_mem") -> TensorVariable:
     """``(inputs - mean) * (gamma / std) + beta``, elementwise with broadcasting (Theano's
     original form; ``mode`` is accepted)."""
-    if mode not in ("low_mem", "high_mem"):
-        raise ValueError(f"batch_normalization: mode must be 'low_mem' or 'high_mem', got {mode!r}")
+    check_choice("batch_normalization: mode", mode, ("low_mem", "high_mem"))
     return (as_tensor_variable(inputs) - mean) * (gamma / std) + beta
 
 
