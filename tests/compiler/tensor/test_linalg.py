@@ -47,7 +47,9 @@ CASES = [
      lambda a: _scipy("solve_triangular")(a, B, lower=True), True),
     ("solve_upper_triangular", lambda x: S.solve_upper_triangular(x, B),
      lambda a: _scipy("solve_triangular")(a, B, lower=False), True),
-    ("expm", lambda x: S.expm(x / 10), lambda a: _scipy("expm")(a / 10), False),
+    ("expm", lambda x: S.expm(x / 10), lambda a: _scipy("expm")(a / 10), True),
+    ("expm of a non-symmetric matrix", lambda x: S.expm(T.tril(x) / 10 - T.triu(x, 1) / 5),
+     lambda a: _scipy("expm")(np.tril(a) / 10 - np.triu(a, 1) / 5), True),
     ("kron", lambda x: S.kron(x[:2, :3], x[1:, 2:]), lambda a: np.kron(a[:2, :3], a[1:, 2:]), True),
 ]
 
@@ -60,7 +62,7 @@ def test_value_gradient_and_shape(rng, name, build, ref, differentiable):
 def test_functions_without_a_gradient_say_so():
     x = T.dmatrix("x")
     for build, name in ((lambda m: N.pinv(m), "pinv"), (lambda m: N.eig(m)[0], "eig"),
-                        (lambda m: N.svd(m, compute_uv=False), "svd"), (lambda m: S.expm(m), "expm")):
+                        (lambda m: N.svd(m, compute_uv=False), "svd")):
         with pytest.raises(NotImplementedError, match=name):
             theano.grad(T.sum(build(x)), x)
 
