@@ -101,6 +101,30 @@ MLC_FN REAL mlc_erfcinv@(REAL y) {  /* erfinv(1 - y) refined by Newton on erfc; 
     }
     return x;
 }
+MLC_FN REAL mlc_chi2sf@(REAL x, REAL k) {  /* Q(k/2, x/2): a series below k/2 + 1, else Lentz's continued fraction */
+    const REAL a = k / 2, z = x / 2, tiny = (REAL)1e-30, tol = sizeof(REAL) == 4 ? (REAL)1e-7 : (REAL)1e-16;
+    if (!(a >= 0 && z >= 0) || (a == 0 && z == 0) || (a - a != 0 && z - z != 0)) return (x - x) / (x - x) + k;
+    if (z == 0 || a - a != 0) return 1;
+    if (a == 0 || z - z != 0) return 0;
+    const REAL front = $exp(a * $log(z) - z - $lgamma(a));
+    if (z < a + 1) {
+        REAL term = 1 / a, total = term, n = a;
+        for (int i = 0; i < 100000 && $fabs(term) > $fabs(total) * tol; i++) { n += 1; term *= z / n; total += term; }
+        return 1 - total * front;
+    }
+    REAL b = z + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+    for (int i = 1; i < 100000; i++) {
+        const REAL an = -(REAL)i * ((REAL)i - a);
+        b += 2;
+        d = an * d + b; if ($fabs(d) < tiny) d = tiny;
+        c = b + an / c; if ($fabs(c) < tiny) c = tiny;
+        d = 1 / d;
+        const REAL step = d * c;
+        h *= step;
+        if ($fabs(step - 1) < tol) break;
+    }
+    return front * h;
+}
 """
 INT_HELPERS = r"""
 MLC_FN INT64 mlc_ifloordiv(INT64 a, INT64 b) {

@@ -320,7 +320,7 @@ _ROWS: list[ScalarOp] = [
              _unary(lambda x, o, g: g * (SQRT_PI / 2) * _T().exp(o * o)), cast_inputs=True),
     ScalarOp("erfcinv", 1, special.erfcinv, "$mlc_erfcinv({0})", _rule_float,
              _unary(lambda x, o, g: -g * (SQRT_PI / 2) * _T().exp(o * o)), cast_inputs=True),
-    ScalarOp("chi2sf", 2, special.chi2sf, "", _rule_float, _g_chi2sf, cast_inputs=True),
+    ScalarOp("chi2sf", 2, special.chi2sf, "$mlc_chi2sf({0}, {1})", _rule_float, _g_chi2sf, cast_inputs=True),
     ScalarOp("relu", 1, lambda x: np.maximum(x, x.dtype.type(0)), "MLC_MAX({0}, ({t})0)",
              grad=_unary(lambda x, o, g: g * _T().gt(x, 0))),
     ScalarOp("floor", 1, np.floor, "$floor({0})", _rule_float, _zero, cast_inputs=True),

@@ -111,10 +111,12 @@ def _erfcinv_scalar(y: float) -> float:
 
 def _upper_gamma_regularized(a: float, x: float) -> float:
     """Q(a, x) = Γ(a, x) / Γ(a): a series for x < a + 1, else a continued fraction."""
-    if x < 0 or a <= 0:
+    if not (a >= 0 and x >= 0) or (a == 0 and x == 0) or (math.isinf(a) and math.isinf(x)):
         return math.nan
-    if x == 0:
+    if x == 0 or math.isinf(a):
         return 1.0
+    if a == 0 or math.isinf(x):
+        return 0.0
     log_front = a * math.log(x) - x - math.lgamma(a)
     if x < a + 1:
         term = total = 1 / a

@@ -38,7 +38,7 @@ def _values(name, rng, layout, dtype):
     return syms, vals
 
 
-# the rows with a compiled form (special functions such as psi keep their NumPy perform)
+# the rows with a compiled form
 COMPILED = sorted(n for n in REFERENCE if SCALAR_OPS[n].c or SCALAR_OPS[n].c_int or SCALAR_OPS[n].c_bool)
 
 
