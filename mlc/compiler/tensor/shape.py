@@ -1,5 +1,5 @@
-"""Shape functions: ``shape reshape flatten transpose concatenate stack alloc zeros ones
-zeros_like ones_like arange eye shape_padleft patternbroadcast squeeze``."""
+"""Shape functions: ``shape reshape flatten transpose swapaxes concatenate stack alloc zeros
+ones zeros_like ones_like arange eye tri tril triu shape_padleft patternbroadcast squeeze``."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -16,7 +16,8 @@ from .variable import TensorVariable, as_tensor_variable, constant
 __all__ = ["shape", "reshape", "flatten", "transpose", "concatenate", "join", "stack", "alloc",
            "zeros", "ones", "zeros_like", "ones_like", "arange", "eye", "identity_like",
            "shape_padleft", "shape_padright", "shape_padaxis", "patternbroadcast", "addbroadcast",
-           "unbroadcast", "squeeze", "make_vector", "vector_length", "shape_list"]
+           "unbroadcast", "squeeze", "make_vector", "vector_length", "get_vector_length", "shape_list",
+           "swapaxes", "horizontal_stack", "vertical_stack", "tri", "tril", "triu"]
 
 
 def shape(x: Any) -> TensorVariable:
@@ -34,6 +35,15 @@ def vector_length(v: Variable) -> int:
     if v.broadcastable == (True,):
         return 1
     raise ValueError(f"the length of {v} is not known when the graph is built; pass a tuple instead")
+
+
+def get_vector_length(v: Any) -> int:
+    """Theano's name for ``vector_length``: the length of a vector known from the graph
+    (a constant, a shape, a vector of scalars), else a ValueError."""
+    v = as_tensor_variable(v)
+    if v.ndim != 1:
+        raise TypeError(f"get_vector_length takes a vector, got a {v.ndim}-d tensor")
+    return vector_length(v)
 
 
 def shape_list(shp: Any) -> list:
@@ -86,6 +96,14 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> TensorVariable:
     return dimshuffle(x, tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
 
 
+def swapaxes(x: Any, axis1: int, axis2: int) -> TensorVariable:
+    """``x`` with dims ``axis1`` and ``axis2`` exchanged."""
+    x = as_tensor_variable(x)
+    order = list(range(x.ndim))
+    order[axis1], order[axis2] = order[axis2], order[axis1]
+    return transpose(x, order)
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
     """Join tensors of equal ndim along ``axis``."""
     tensors = [as_tensor_variable(t) for t in tensors]
@@ -99,6 +117,24 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
 def join(axis: int, *tensors: Any) -> TensorVariable:
     """Theano's spelling of ``concatenate(tensors, axis)``."""
     return concatenate(tensors, axis)
+
+
+def horizontal_stack(*matrices: Any) -> TensorVariable:
+    """Matrices side by side (joined along axis 1), as Theano's ``horizontal_stack``."""
+    return concatenate(_matrices(matrices, "horizontal_stack"), axis=1)
+
+
+def vertical_stack(*matrices: Any) -> TensorVariable:
+    """Matrices one above the other (joined along axis 0), as Theano's ``vertical_stack``."""
+    return concatenate(_matrices(matrices, "vertical_stack"), axis=0)
+
+
+def _matrices(tensors: Sequence[Any], what: str) -> list:
+    tensors = [as_tensor_variable(t) for t in tensors]
+    for i, t in enumerate(tensors):
+        if t.ndim != 2:
+            raise TypeError(f"{what}: argument {i} must be a matrix, got a {t.ndim}-d tensor")
+    return tensors
 
 
 def stack(tensors: Any, *more: Any, axis: int = 0) -> TensorVariable:
@@ -160,6 +196,40 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Te
 def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
     """An ``n`` by ``m`` identity-like matrix with ones on diagonal ``k``."""
     return Eye(resolve_dtype(dtype))(n, n if m is None else m, k)
+
+
+def tri(N: Any, M: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
+    """An ``N`` by ``M`` matrix with ones at and below diagonal ``k``, zeros above
+    (``numpy.tri``); ``dtype`` defaults to floatX.
+
+    >>> tri(3, k=-1, dtype="int8").eval().tolist()
+    [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
+    """
+    from .basic import cast, ge
+    rows = arange(N).dimshuffle(0, "x")
+    cols = arange(N if M is None else M).dimshuffle("x", 0)
+    return cast(ge(rows + k, cols), resolve_dtype(dtype))
+
+
+def tril(m: Any, k: int = 0) -> TensorVariable:
+    """``m`` with the entries above diagonal ``k`` zeroed (over its last two dims)."""
+    return _triangle(m, k, lower=True)
+
+
+def triu(m: Any, k: int = 0) -> TensorVariable:
+    """``m`` with the entries below diagonal ``k`` zeroed (over its last two dims)."""
+    return _triangle(m, k, lower=False)
+
+
+def _triangle(m: Any, k: int, lower: bool) -> TensorVariable:
+    from .basic import switch, ge, le
+    m = as_tensor_variable(m)
+    if m.ndim < 2:
+        raise TypeError(f"{'tril' if lower else 'triu'} takes a matrix (or a stack of them), got a {m.ndim}-d tensor")
+    rows = arange(m.shape[-2]).dimshuffle(0, "x")
+    cols = arange(m.shape[-1]).dimshuffle("x", 0)
+    keep = ge(rows + k, cols) if lower else le(rows + k, cols)
+    return switch(keep, m, 0)  # not m * keep: an inf or NaN outside the triangle still gives 0
 
 
 def identity_like(x: Any) -> TensorVariable:

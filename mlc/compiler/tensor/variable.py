@@ -127,9 +127,7 @@ class _TensorMethods:
     def argsort(self, axis=-1, kind="quicksort", order=None): return _extra().argsort(self, axis)
     def choose(self, choices, mode="raise"): return _extra().choose(self, choices, mode=mode)
     def swapaxes(self, axis1, axis2):
-        order = list(range(self.ndim))
-        order[axis1], order[axis2] = order[axis2], order[axis1]
-        return _b.dimshuffle(self, tuple(order))
+        return _b.swapaxes(self, axis1, axis2)
     def trace(self):
         from . import nlinalg
         return nlinalg.trace(self)

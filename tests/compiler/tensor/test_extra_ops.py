@@ -22,6 +22,17 @@ CASES = [
     ("sort flat", lambda x: T.sort(x, None), lambda a: np.sort(a, None), True),
     ("argsort", lambda x: T.argsort(x), lambda a: np.argsort(a, kind="stable"), False),
     ("roll axis 1", lambda x: T.roll(x, 1, 1), lambda a: np.roll(a, 1, 1), True),
+    ("tril", lambda x: T.tril(x), np.tril, True),
+    ("tril k=-1", lambda x: T.tril(x, -1), lambda a: np.tril(a, -1), True),
+    ("triu k=2", lambda x: T.triu(x, 2), lambda a: np.triu(a, 2), True),
+    ("triu of a stack", lambda x: T.triu(T.stack([x, 2 * x])), lambda a: np.triu(np.stack([a, 2 * a])), True),
+    ("swapaxes", lambda x: T.swapaxes(x, 0, 1), lambda a: np.swapaxes(a, 0, 1), True),
+    ("horizontal_stack", lambda x: T.horizontal_stack(x, x[:, :1]), lambda a: np.hstack([a, a[:, :1]]), True),
+    ("vertical_stack", lambda x: T.vertical_stack(x, x, x[:1]), lambda a: np.vstack([a, a, a[:1]]), True),
+    ("deg2rad", lambda x: T.deg2rad(x), np.deg2rad, True),
+    ("rad2deg", lambda x: T.rad2deg(x), np.rad2deg, True),
+    ("power", lambda x: T.power(abs(x), x), lambda a: np.power(abs(a), a), True),
+    ("conj", lambda x: T.conj(x), np.conj, True),
     ("roll flat", lambda x: T.roll(x, -2), lambda a: np.roll(a, -2), True),
     ("tile", lambda x: T.tile(x, (2, 3)), lambda a: np.tile(a, (2, 3)), True),
     ("tile up a dim", lambda x: T.tile(x, (2, 1, 1)), lambda a: np.tile(a, (2, 1, 1)), True),
@@ -62,3 +73,32 @@ def test_special_functions_against_numpy(rng):
     assert theano.function([m], T.logsumexp(m, axis=1, keepdims=True))(v).shape == (3, 1)
     theano.gradient.verify_grad(lambda t: T.logsumexp(t, axis=0), [rng.normal(size=(3, 4))], rng=rng)
     theano.gradient.verify_grad(lambda p, q: T.arctan2(p, q), [rng.normal(size=4), rng.normal(size=4)], rng=rng)
+
+
+def test_tri_and_triangles_keep_infinities_outside_at_zero():
+    for n, m, k in ((3, None, 0), (2, 5, 1), (4, 3, -2)):
+        got = T.tri(n, m, k, dtype="int8").eval()
+        assert got.dtype == np.int8 and got.tolist() == np.tri(n, m, k, dtype="int8").tolist()
+    x = T.dmatrix("x")
+    a = np.array([[1.0, np.inf], [np.nan, 2.0]])
+    low, up = theano.function([x], [T.tril(x), T.triu(x)])(a)
+    np.testing.assert_array_equal(low, np.tril(a))  # the inf above is 0, the NaN kept
+    np.testing.assert_array_equal(up, np.triu(a))
+    with pytest.raises(TypeError, match="tril takes a matrix"):
+        T.tril(T.dvector())
+    with pytest.raises(TypeError, match="argument 1 must be a matrix"):
+        T.horizontal_stack(x, T.dvector())
+
+
+def test_ceil_intdiv_against_numpy():
+    a, b = T.lvector("a"), T.lvector("b")
+    na, nb = np.array([7, -7, 6, 0, 9, -9]), np.array([2, 2, 3, 5, -4, -4])
+    got = theano.function([a, b], T.ceil_intdiv(a, b))(na, nb)
+    assert got.tolist() == (-(-na // nb)).tolist() and got.dtype == np.int64
+
+
+def test_complex_constructors_say_mlc_has_no_complex_numbers():
+    x = T.dvector("x")
+    for make in (lambda: T.complex(x, x), lambda: T.complex_from_polar(x, x)):
+        with pytest.raises(NotImplementedError, match="does not support complex numbers"):
+            make()
