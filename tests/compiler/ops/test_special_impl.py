@@ -51,3 +51,19 @@ def test_the_compiled_special_functions_in_their_tails(rng):
     np.testing.assert_allclose(got_cinv, special.erfcinv(y + 1), rtol=1e-9)
     z = np.array([1e-300, 1e-30, 1e-8, 1e-6, 1.999999])
     np.testing.assert_allclose(theano.function([x], T.erfcinv(x))(z), special.erfcinv(z), rtol=1e-12)
+
+
+# chi2sf(x, k) at the edges of its domain and deep in its tails, as SciPy's chdtrc(k, x)
+CHI2_X = np.array([0.0, 1e-300, 0.5, 3.0, 300.0, 1e5, np.inf, -1.0, np.nan, 1.0, 0.0, np.inf, 3.0, 60.0])
+CHI2_K = np.array([3.0, 1e-3, 0.5, 40.0, 400.0, 0.5, 3.0, 3.0, 3.0, 0.0, 0.0, np.inf, np.inf, 7.0])
+
+
+def test_chi2sf_edges_and_tails_in_the_python_reference_and_the_compiled_kernel():
+    import mlc.compiler as theano
+    import mlc.compiler.tensor as T
+    want = special.chdtrc(CHI2_K, CHI2_X)
+    with np.errstate(invalid="ignore"):  # the NaN results, as Elemwise.perform calls it
+        np.testing.assert_allclose(impl._chi2sf_pairs(CHI2_X, CHI2_K), want, rtol=1e-12, atol=1e-300, equal_nan=True)
+    x, k = T.dvector("x"), T.dvector("k")
+    got = theano.function([x, k], T.chi2sf(x, k))(CHI2_X, CHI2_K)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300, equal_nan=True)
