@@ -262,7 +262,8 @@ def _top(x: Any, kth: int, axis: int, indices: bool) -> TensorVariable:
 
 
 def topk(x: Any, kth: int, axis: int = -1, sorted: bool = True, idx_dtype: str = "int64") -> TensorVariable:
-    """The ``kth`` largest values along ``axis`` (largest first); ``kth < 0``: the smallest."""
+    """The ``kth`` largest values along ``axis`` (largest first); ``kth < 0``: the smallest.
+    ``sorted=False`` leaves the order free, and the values come sorted all the same."""
     return _top(x, kth, axis, False)
 
 
