@@ -13,6 +13,7 @@ from ...ops.reduce import Reduce
 from ...codegen.loop_ir import LoopKernel
 from ..backend import ThunkRegistry
 from ..layout import elem_strides, reduction_layout
+from . import fastcall
 
 REGISTRY = ThunkRegistry()
 
@@ -38,15 +39,16 @@ class Buffer:
     """An output array kept between calls when nothing outside the function can see it."""
 
     def __init__(self, reusable: bool, dtype: str) -> None:
-        self.reusable, self.dtype, self.array = reusable, dtype, None
+        self.reusable, self.dtype = reusable, dtype
+        self.cell = [None]  # a cell, so that the C fast path keeps the same array
 
     def get(self, shape: tuple) -> np.ndarray:
-        a = self.array
+        a = self.cell[0]
         if a is not None and a.shape == shape:
             return a
         a = np.empty(shape, dtype=self.dtype)
         if self.reusable:
-            self.array = a
+            self.cell[0] = a
         return a
 
 
@@ -71,6 +73,9 @@ class ElemwiseThunk:
         self.inplace = pattern[0][1] if pattern else None
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
         self.layouts: dict = {}  # strided loop descriptions by shape and strides (kept alive with their pointers)
+        # What the VM calls: the C fast path where there is one, falling back to __call__.
+        self.call = fastcall.flat_call(ins, self.out, self.buffer.cell if reusable else None, self.__call__,
+                                       self.flat, self.scalar, self.lead, self.inplace, node.outputs[0].dtype) or self
 
     def prepare(self) -> None:
         """Check the operands' shapes (raising as a call would) without writing anything."""
@@ -90,7 +95,7 @@ class ElemwiseThunk:
         if target is not None and target.shape == shape and target.flags.writeable:
             out = target
         else:  # broadcasting grew the result past the buffer it was to overwrite: a new one
-            out = self.buffer.array
+            out = self.buffer.cell[0]
             if out is None or out.shape != shape:
                 out = self.buffer.get(shape)
         size = out.size
