@@ -81,20 +81,41 @@ def gemm_from_linear_combination(fgraph, node):
         if (d is None or not isinstance(d.op, Dot) or term.ndim != 2 or not single_client(fgraph, term)
                 or d.inputs[0].ndim != 2 or d.inputs[1].ndim != 2):
             continue
-        rest = [(c, t) for j, (c, t) in enumerate(terms) if j != k]
+        rest = _like_terms([(c, t) for j, (c, t) in enumerate(terms) if j != k], out.dtype)
         if not rest:
             return None
-        parts = []
-        for c, t in rest:
-            s = _scale(c, out.dtype)
-            parts.append(t if s is None else s * t)
-        z = parts[0] if len(parts) == 1 else T.add(*parts)
+        one = T.constant(1.0, dtype=out.dtype)
+        if len(rest) == 1:  # beta * z: weight decay's W - lr * (g + c * W) scales W in the Gemm itself
+            beta, z = rest[0]
+        else:
+            beta, z = one, T.add(*[t if s is None else s * t for s, t in rest])
         if z.ndim != 2:
             return None
         alpha = _scale(coef, out.dtype)
-        alpha = T.constant(1.0, dtype=out.dtype) if alpha is None else alpha
-        return [Gemm()(z, alpha, d.inputs[0], d.inputs[1], T.constant(1.0, dtype=out.dtype))]
+        return [Gemm()(z, one if alpha is None else alpha, d.inputs[0], d.inputs[1], one if beta is None else beta)]
     return None
 
 
-SPECIALIZE = WalkingPass("specialize", [pow_specialize, gemm_from_linear_combination], consumers_first=True)
+def _like_terms(terms: list, dtype: str) -> list:
+    """``(scale, term)`` pairs with the terms that are one variable collected into one pair:
+    ``W + c * W`` gives ``(1 + c, W)`` (scale None: 1)."""
+    scales: dict = {}
+    for c, t in terms:
+        scales.setdefault(t, []).append(_scale(c, dtype))
+    collected = []
+    for t, found in scales.items():
+        if len(found) == 1:
+            collected.append((found[0], t))
+        else:
+            collected.append((T.add(*[T.constant(1.0, dtype=dtype) if s is None else s for s in found]), t))
+    return collected
+
+
+_POWERS = WalkingPass("specialize", [pow_specialize])
+_GEMMS = WalkingPass("specialize", [gemm_from_linear_combination], consumers_first=True)
+
+
+def SPECIALIZE(fgraph, excluded: set[str] = frozenset()) -> int:
+    """Powers first, so that the Gemm rewrite sees a gradient's ``W ** 1`` as ``W`` (and
+    collects ``W - lr * c * W`` into the Gemm's beta)."""
+    return _POWERS(fgraph, excluded) + _GEMMS(fgraph, excluded)

@@ -34,3 +34,23 @@ def test_gemm_for_shared_update_happens_in_place(rng):
     f(A, G)
     np.testing.assert_allclose(W.get_value(), before - 0.1 * A @ G)
     assert W.get_value(borrow=True) is storage  # updated in the shared storage itself
+
+
+def test_weight_decay_folds_into_the_gemms_beta_in_place(rng):
+    # the gradient of l2 * sum(W ** 2) is 2 * l2 * W ** 1: after the powers, W - lr * (dot + c * W)
+    # collects into one Gemm scaling W by beta, in W's own storage (no copy of W per step)
+    W = theano.shared(rng.normal(size=(4, 3)), name="W")
+    a, g = T.dmatrix("a"), T.dmatrix("g")
+    cost = T.sum(T.dot(a, W) * g) + 1e-3 * (W ** 2).sum()
+    f = theano.function([a, g], cost, updates=[(W, W - 0.1 * T.grad(cost, W))])
+    nodes = f.maker.fgraph.toposort()
+    gemm = [n for n in nodes if str(n.op) == "Gemm{inplace}"]
+    assert len(gemm) == 1 and gemm[0].inputs[0] is W and float(gemm[0].inputs[4].data) == 1 - 0.1 * 2e-3
+    assert not any(str(n.op).startswith("Elemwise") and n.outputs[0].ndim == 2 for n in nodes)  # no scaled copy
+    A, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    before = W.get_value()
+    storage = W.get_value(borrow=True)
+    want_cost = np.sum(A @ before * G) + 1e-3 * (before ** 2).sum()
+    np.testing.assert_allclose(f(A, G), want_cost, rtol=1e-12)
+    np.testing.assert_allclose(W.get_value(), before - 0.1 * (A.T @ G + 2e-3 * before), rtol=1e-12)
+    assert W.get_value(borrow=True) is storage
