@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import peers
+import products
 
 
 def _tutorial_epoch(theano, T, softmax, data, hidden, batch_size, lr, l2):
@@ -48,6 +49,19 @@ def _tutorial_epoch(theano, T, softmax, data, hidden, batch_size, lr, l2):
     return epoch
 
 
+def _products_epoch(data, hidden, batch_size):
+    """The epoch's matrix products alone, on the same windows of the same data."""
+    (train_x, _), (valid_x, _) = data
+    W1, W2 = products.weights(hidden)
+
+    def epoch():
+        for i in range(len(train_x) // batch_size):
+            products.step(train_x[i * batch_size:(i + 1) * batch_size], W1, W2)
+        for i in range(len(valid_x) // batch_size):
+            products.forward(valid_x[i * batch_size:(i + 1) * batch_size], W1, W2)
+    return epoch
+
+
 def _data():
     from mlc.train import load_dataset
     from mlc.train.data import DataError
@@ -67,7 +81,8 @@ def _runs(name, hidden, batch_size, lr, l2):
             return {"info:skipped": skipped}
         import mlc.compiler as theano
         import mlc.compiler.tensor as T
-        rows = {"mlc": timer(_tutorial_epoch(theano, T, T.nnet.softmax, data, hidden, batch_size, lr, l2), 1)}
+        rows = {"mlc": timer(_tutorial_epoch(theano, T, T.nnet.softmax, data, hidden, batch_size, lr, l2), 1),
+                "products alone (numpy)": timer(_products_epoch(data, hidden, batch_size), 1)}
         if (p := peers.pytensor()):
             pt, ptt = p
             rows["pytensor"] = timer(_tutorial_epoch(pt, ptt, lambda z: ptt.special.softmax(z, axis=-1), data,

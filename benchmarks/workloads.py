@@ -18,6 +18,7 @@ import convolution
 import distributed
 import load
 import peers
+import products
 import recurrent
 import tutorial
 
@@ -107,7 +108,9 @@ def mlp(timer):
     X, Y = _mlp_data()
     f = mlc_mlp_step()
     params = _init_params()
-    rows = {"mlc": timer(lambda: f(X, Y), 10), "numpy": timer(lambda: numpy_mlp_step(params, X, Y), 10)}
+    W1, W2 = products.weights(SIZES[1])
+    rows = {"mlc": timer(lambda: f(X, Y), 10), "numpy": timer(lambda: numpy_mlp_step(params, X, Y), 10),
+            "products alone (numpy)": timer(lambda: products.step(X, W1, W2), 10)}
     if (p := peers.pytensor()):
         pt, ptt = p
         x, y = ptt.fmatrix(), ptt.lvector()
@@ -328,7 +331,13 @@ def fashion_epoch(timer):
         def numpy_epoch():
             for idx in batches:
                 numpy_mlp_step(params, train.X[idx], train.y[idx])
-        rows = {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1)}
+        W1, W2 = products.weights(SIZES[1])
+
+        def products_epoch():
+            for idx in batches:
+                products.step(train.X[idx], W1, W2)
+        rows = {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1),
+                "products alone (numpy)": timer(products_epoch, 1)}
         if (th := peers.torch()):
             rows["torch"] = timer(_torch_epoch(th, train, batches), 1)
         return rows
