@@ -69,7 +69,9 @@ def check_features(X: np.ndarray, source: str) -> np.ndarray:
                         f"{X.flat[0]!r}" if X.size else f"{source}: features must be numbers, got {X.dtype}")
     if len(X) == 0:
         raise DataError(f"{source}: no examples")
-    if X.dtype.kind == "f":
+    # min and max are NaN when any value is, and infinite when one is: two passes, no
+    # temporary, where locating the bad value (below) takes a mask of the whole array
+    if X.dtype.kind == "f" and X.size and not (np.isfinite(X.min()) and np.isfinite(X.max())):
         flat = X.reshape(len(X), -1)
         bad = np.argwhere(~np.isfinite(flat))
         if len(bad):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlc.train import data
-from mlc.train.data import DataError, Dataset, Scaler, load_dataset, load_idx, train_valid_split
+from mlc.train.data import DataError, Dataset, Scaler, check_features, load_dataset, load_idx, train_valid_split
 
 
 def _write_idx(path, array, gz=False):
@@ -106,3 +106,12 @@ def test_split_and_scaler():
     np.testing.assert_allclose(Z.std(0), 1)
     u = Scaler.from_state(Scaler.fit("unit", train.X).state())
     assert u.transform(train.X, "float32").max() == 1.0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_features_that_are_not_finite_are_named_by_row_and_column(bad):
+    X = np.random.default_rng(0).random((50, 4, 3)).astype("float32")
+    assert check_features(X, "train") is X
+    X[17, 2, 1] = bad
+    with pytest.raises(DataError, match=rf"train: row 17, column 7 is {bad}"):
+        check_features(X, "train")

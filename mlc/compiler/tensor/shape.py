@@ -206,8 +206,7 @@ def tri(N: Any, M: Any = None, k: int = 0, dtype: Any = None) -> TensorVariable:
     [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
     """
     from .basic import cast, ge
-    rows = arange(N).dimshuffle(0, "x")
-    cols = arange(N if M is None else M).dimshuffle("x", 0)
+    rows, cols = _row_and_column_numbers(N, N if M is None else M)
     return cast(ge(rows + k, cols), resolve_dtype(dtype))
 
 
@@ -226,10 +225,14 @@ def _triangle(m: Any, k: int, lower: bool) -> TensorVariable:
     m = as_tensor_variable(m)
     if m.ndim < 2:
         raise TypeError(f"{'tril' if lower else 'triu'} takes a matrix (or a stack of them), got a {m.ndim}-d tensor")
-    rows = arange(m.shape[-2]).dimshuffle(0, "x")
-    cols = arange(m.shape[-1]).dimshuffle("x", 0)
+    rows, cols = _row_and_column_numbers(m.shape[-2], m.shape[-1])
     keep = ge(rows + k, cols) if lower else le(rows + k, cols)
     return switch(keep, m, 0)  # not m * keep: an inf or NaN outside the triangle still gives 0
+
+
+def _row_and_column_numbers(n: Any, m: Any) -> tuple:
+    """A column of row numbers and a row of column numbers, which broadcast to ``n`` by ``m``."""
+    return arange(n).dimshuffle(0, "x"), arange(m).dimshuffle("x", 0)
 
 
 def identity_like(x: Any) -> TensorVariable:
