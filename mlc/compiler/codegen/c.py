@@ -45,9 +45,9 @@ class CRenderer(CStyleRenderer):
         self.threshold, self.vector_math, self.units = threshold, vector_math, units
 
     def branch(self, rows_loop: str) -> str:
-        """The loop over rows, run by OpenMP threads only when the work is large."""
-        return (f"if (outer * inner > {self.threshold}) {{\n{self.parallel_rows}\n{rows_loop}\n    }} else {{\n"
-                f"{rows_loop}\n    }}")
+        """The loop over rows, run by OpenMP threads only when the work is large: one loop
+        with an if() clause (no simd here to lose), so the C compiler builds it once."""
+        return f"{self.parallel_rows} if (outer * inner > {self.threshold})\n{rows_loop}"
 
     def _decls(self, k: LoopKernel) -> tuple[str, str]:
         nin = len(k.input_dtypes)

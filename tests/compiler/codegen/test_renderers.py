@@ -57,6 +57,15 @@ def test_renderers_differ_only_in_spelling():
     assert "expf(in0[i])" in renderer_for("cuda").render([("k0", k)]).source
 
 
+def test_c_row_loops_are_written_once():
+    # the loop over rows of a strided or reduction kernel is one loop with an if() clause, not a
+    # parallel and a serial copy: the C compiler's time is most of a cold compile
+    source = GRAPHS[1].kernel_source("c")
+    assert source.count("for (long r = 0; r < outer; r++)") == source.count("_strided(int ndim") >= 1
+    assert source.count("for (long o = 0; o < outer; o++)") == source.count("_reduce(int nk") >= 1
+    assert "#pragma omp parallel for schedule(static) if (outer * inner > " in source
+
+
 def test_supports_rejects_ops_without_an_expression():
     from mlc.compiler.ops.scalar import ScalarOp
     no_code = ScalarOp("no_code", 1, np.negative, "")
