@@ -13,7 +13,7 @@ from ..graph import Apply
 from ..mode import Mode
 from ..types import TensorType
 from .backend import get_backend
-from .vm import VM, perform_call
+from .vm import VM, perform_call, runnable
 
 
 class Instance:
@@ -85,7 +85,7 @@ def watched(make_thunk: Callable | None, watchers: tuple, nodes: list) -> Callab
 
     def make(node: Apply, ins: list, outs: list) -> Callable:
         thunk = make_thunk(node, ins, outs) if make_thunk else None
-        call = getattr(thunk, "call", thunk) if thunk is not None else perform_call(node, ins, outs)
+        call = runnable(thunk) if thunk is not None else perform_call(node, ins, outs)
         for watch in watchers:  # they time and check what runs: the fast path where there is one
             call = watch(position.get(node, -1), node, ins, outs, call, thunk is not None)
         return call

@@ -69,8 +69,7 @@ class VM:
             outs = [storage[v] for v in node.outputs]
             thunk = make_thunk(node, ins, outs) if make_thunk else None
             self.steps.append((node, ins, outs, thunk))
-            # A thunk may offer a cheaper callable doing the same (``call``: a C fast path).
-            self.calls.append(getattr(thunk, "call", thunk) if thunk is not None else perform_call(node, ins, outs))
+            self.calls.append(runnable(thunk) if thunk is not None else perform_call(node, ins, outs))
         self.commit = None
         first = len(self.nodes) - len(commits) if len(commits) > 1 else len(self.nodes)
         if first < len(self.nodes):
@@ -133,6 +132,12 @@ class Commit:
                     else:
                         cell[0] = saved
                 raise node_error(node, err, [c[0] for c in ins]) from err
+
+
+def runnable(thunk: Any) -> Callable[[], None]:
+    """What runs ``thunk``: its ``call`` where it offers one (a cheaper callable doing the
+    same, such as a C fast path), else the thunk itself."""
+    return getattr(thunk, "call", thunk)
 
 
 def perform_call(node: Apply, ins: list, outs: list) -> Callable[[], None]:
