@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .native import address
+
 try:
     from . import _fastcall
 except ImportError:  # installed without a C compiler: the Python path only
@@ -34,6 +36,5 @@ def flat_call(ins: list, out_cell: list, buffer: list | None, fallback: Callable
     calling ``fallback``; None when there is no fast path for it."""
     if _fastcall is None or not ins or len(ins) + 1 > MAX_OPERANDS:
         return None
-    from .native import address
     return _fastcall.FlatCall(tuple(ins), out_cell, buffer, fallback, address(kernel), bytes(map(bool, scalar)),
                               lead, -1 if inplace is None else inplace, np.dtype(dtype).num)
