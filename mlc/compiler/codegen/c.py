@@ -83,6 +83,13 @@ class CRenderer(CStyleRenderer):
             {' '.join(flat_body)}
             out[i] = {res};
         }}"""
+        if k.ndim == 0:  # one element, and always contiguous: no threads, vectors or strides to build
+            return f"""
+void {name}_flat(long n, {ptr_args}) {{
+    {decls}
+    {flat_loop}
+}}
+"""
         return f"""
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
@@ -164,6 +171,12 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         two_axes_branch = f"else if (nr == 2) {two_axes}" if 2 <= len(k.reduce_axes) < k.ndim else ""
         odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
                     f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
+        one_row = f"""{acc_t} acc = {init};
+        if (nr == 1 && ({unit_test})) {unit_loop}
+        else if (nr == 1) {loop(simd_pragma, rsingle)}
+        {two_axes_branch}
+        else {loop("", odometer)}
+        out[bout] = ({out_t})acc;"""
         rows_loop = f"""    for (long o = 0; o < outer; o++) {{
         {koff}
         long rem = o;
@@ -171,13 +184,10 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             long idx = rem % kshape[d]; rem /= kshape[d];
             {kstep}
         }}
-        {acc_t} acc = {init};
-        if (nr == 1 && ({unit_test})) {unit_loop}
-        else if (nr == 1) {loop(simd_pragma, rsingle)}
-        {two_axes_branch}
-        else {loop("", odometer)}
-        out[bout] = ({out_t})acc;
+        {one_row}
     }}"""
+        # A full reduction (a sum to a scalar) has one row: no loop over rows to build
+        rows = f"{{\n        {koff}\n        {one_row}\n    }}" if len(k.reduce_axes) == k.ndim else self.branch(rows_loop)
         # Summing down the rows of contiguous columns (a bias gradient, sum(axis=0)): row by row
         # over blocks of columns, so memory is read in order instead of a column at a time.
         kunit = " && ".join(f"kst[{j}L] == 1" for j in range(nin + 1))
@@ -219,7 +229,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
         return;
     }}
     {columns}
-    {self.branch(rows_loop)}
+    {rows}
 }}
 """
 
@@ -234,9 +244,10 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
             buffers = tuple(("buffer", d) for d in k.input_dtypes + (k.out_dtype,))
             if k.reduce_op is None:
                 bodies.append(self.elementwise(name, k))
-                entries += [EntryPoint(f"{name}_flat", (("int", "long"),) + buffers),
-                            EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"), ("shape", "int64"))
-                                       + buffers)]
+                entries.append(EntryPoint(f"{name}_flat", (("int", "long"),) + buffers))
+                if k.ndim:
+                    entries.append(EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"),
+                                                                   ("shape", "int64")) + buffers))
             else:
                 bodies.append(self.reduction(name, k))
                 entries.append(EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int"))

@@ -66,6 +66,22 @@ def test_c_row_loops_are_written_once():
     assert "#pragma omp parallel for schedule(static) if (outer * inner > " in source
 
 
+def test_c_scalar_kernels_and_full_reductions_build_only_what_runs(rng):
+    # a 0-d kernel's one element is contiguous in every layout, and a full reduction has one
+    # row: neither gets a strided loop, threads or a loop over rows to compile
+    x, a, b = T.fmatrix("x"), T.fscalar("a"), T.fscalar("b")
+    f = theano.function([x, a, b], [T.exp(a) * b - a, (x * x).sum() + a, x.max()])
+    source = f.kernel_source("c")
+    assert "_strided" not in source and "for (long o = 0; o < outer; o++)" not in source
+    assert source.count("_flat(long n") == 2 and source.count("_reduce(int nk") == 2
+    xv = rng.normal(size=(9, 12)).astype("float32")
+    for view in (xv, xv[::2, ::3], xv.T):
+        got = f(view, np.float32(0.5), np.float32(-2.0))
+        want = [np.exp(0.5) * -2.0 - 0.5, (view.astype("float64") ** 2).sum() + 0.5, view.max()]
+        for g, w in zip(got, want):
+            assert g.shape == () and np.allclose(g, w, rtol=1e-5)
+
+
 def test_supports_rejects_ops_without_an_expression():
     from mlc.compiler.ops.scalar import ScalarOp
     no_code = ScalarOp("no_code", 1, np.negative, "")

@@ -65,7 +65,8 @@ class ElemwiseThunk:
     def __init__(self, node: Apply, lib: Any, name: str, kernel: LoopKernel, ins: list, outs: list,
                  reusable: bool, ptr: Pointers) -> None:
         self.node, self.ins, self.out, self.ptr = node, ins, outs[0], ptr
-        self.flat, self.strided = getattr(lib, name + "_flat"), getattr(lib, name + "_strided")
+        # A 0-d kernel has no strided loop: its one element is contiguous in every layout.
+        self.flat, self.strided = getattr(lib, name + "_flat"), getattr(lib, name + "_strided", None)
         self.scalar = kernel.input_scalar
         full = [k for k, s in enumerate(self.scalar) if not s]
         self.lead, self.others = (full[0] if full else 0), full[1:]
