@@ -29,6 +29,7 @@ class FunctionGraph:
         self.apply_nodes: set[Apply] = set()
         self.variables: set[Variable] = set()
         self.listeners: list[Any] = []
+        self._order: list[Apply] | None = None  # toposort's answer until the graph changes
         for v in self.inputs:
             self._add_var(v)
         for node in toposort(self.outputs, stop=self.inputs):
@@ -57,6 +58,7 @@ class FunctionGraph:
     def _import_node(self, node: Apply) -> None:
         if node in self.apply_nodes:
             return
+        self._order = None
         self.apply_nodes.add(node)
         for i, inp in enumerate(node.inputs):
             self._add_var(inp)
@@ -67,7 +69,7 @@ class FunctionGraph:
             getattr(listener, "on_import", lambda *a: None)(self, node)
 
     def _import_graph(self, var: Variable) -> None:
-        for node in toposort([var], stop=list(self.variables)):
+        for node in toposort([var], stop=self.variables):
             if node not in self.apply_nodes:
                 self._import_node(node)
         self._add_var(var)
@@ -79,6 +81,7 @@ class FunctionGraph:
             return
         if any(self.clients.get(o) for o in node.outputs):
             return
+        self._order = None
         self.apply_nodes.discard(node)
         for out in node.outputs:
             self.variables.discard(out)
@@ -102,6 +105,7 @@ class FunctionGraph:
             raise InconsistentGraphError(f"cannot replace {old} ({old.type}) by {new} ({new.type})"
                                          f"{' in ' + reason if reason else ''}: the types differ")
         self._import_graph(new)
+        self._order = None
         if node == "output":
             self.outputs[i] = new
         else:
@@ -141,10 +145,12 @@ class FunctionGraph:
     def toposort(self) -> list[Apply]:
         """The nodes in an order where each comes after the nodes it reads from, and a node
         that overwrites an input after every other reader of that buffer (see ``destroy_order``)."""
-        order = toposort(self.outputs, stop=self.inputs)
-        if not any(getattr(n.op, "destroy_map", None) for n in order):
-            return order
-        return destroy_order(order, self.clients)
+        if self._order is None:  # rewrite passes ask again and again of a graph that has not changed
+            order = toposort(self.outputs, stop=self.inputs)
+            if any(getattr(n.op, "destroy_map", None) for n in order):
+                order = destroy_order(order, self.clients)
+            self._order = order
+        return list(self._order)
 
     def check_integrity(self) -> None:
         """Verify the client lists against the graph (for tests)."""

@@ -213,25 +213,28 @@ class Op:
 def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list[Apply]:
     """Apply nodes needed for ``outputs``, each after the nodes it depends on.
 
-    Traversal does not go past the variables in ``stop``.
+    Traversal does not go past the variables in ``stop`` (a set is used as it is: a
+    graph's own set of variables costs nothing to pass).
     """
     order: list[Apply] = []
-    seen: set[int] = set()
-    stop_ids = {id(v) for v in stop}
+    seen: set[Apply] = set()  # variables and nodes hash and compare by identity
+    if not isinstance(stop, (set, frozenset)):
+        stop = set(stop)
     stack: list[tuple[Apply, bool]] = [(v.owner, False) for v in reversed(list(outputs))
-                                      if v.owner is not None and id(v) not in stop_ids]
+                                      if v.owner is not None and v not in stop]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
+        seen.add(node)
         stack.append((node, True))
         for inp in reversed(node.inputs):
-            if inp.owner is not None and id(inp.owner) not in seen and id(inp) not in stop_ids:
-                stack.append((inp.owner, False))
+            owner = inp.owner
+            if owner is not None and owner not in seen and inp not in stop:
+                stack.append((owner, False))
     return order
 
 

@@ -62,6 +62,30 @@ def test_function_graph_replace_and_clients():
         raise AssertionError("expected a type error")
 
 
+def test_function_graph_order_follows_every_change():
+    # the order is remembered between changes: each kind of change must be seen
+    x = T.dvector("x")
+    fg = FunctionGraph([x], [T.exp(x) * 2])
+    first = fg.toposort()
+    first.reverse()  # a caller's list is its own
+    assert [str(n.op) for n in fg.toposort()] == [str(n.op) for n in reversed(first)]
+    mul = fg.outputs[0].owner
+    fg.change_input(mul, 0, T.log(fg.inputs[0]), reason="test")  # exp pruned, log imported
+    ops = [str(n.op) for n in fg.toposort()]
+    assert len(ops) == len(first) and "log" in ops[0] and "exp" not in " ".join(ops)
+    fg.change_input("output", 0, T.sin(fg.inputs[0]), reason="test")
+    assert [str(n.op) for n in fg.toposort()] == ["Elemwise{sin}"]
+    fg.check_integrity()
+
+
+def test_toposort_takes_a_set_of_stops_as_a_list():
+    x = T.dvector("x")
+    y = T.exp(x)
+    z = T.log(y) + y
+    assert toposort([z], stop={y}) == toposort([z], stop=[y])
+    assert y.owner not in toposort([z], stop={y}) and len(toposort([z], stop={y})) == 2
+
+
 def test_graphs_pickle():
     x = T.dmatrix("x")
     w = theano.shared(np.ones((2, 2)), "w")

@@ -81,7 +81,7 @@ def apply_replacements(fgraph: FunctionGraph, node: Apply, result: Any, reason: 
         return False
     trace = node.tag.trace
     for _, new in fitted:
-        for n in toposort([new], stop=list(fgraph.variables)):
+        for n in toposort([new], stop=fgraph.variables):
             if n not in fgraph.apply_nodes:
                 n.tag.trace = trace
     try:
@@ -102,6 +102,8 @@ class WalkingPass:
 
     def __call__(self, fgraph: FunctionGraph, excluded: set[str] = frozenset()) -> int:
         rewriters = [r for r in self.rewriters if r.name not in excluded]
+        # the rewriters tracking each kind of op, found once per kind (a pass meets few kinds)
+        tracking: dict[tuple, list[NodeRewriter]] = {}
         total = 0
         for _ in range(self.max_rounds):
             changed = 0
@@ -109,8 +111,13 @@ class WalkingPass:
             for node in reversed(order) if self.consumers_first else order:
                 if node not in fgraph.apply_nodes:
                     continue
-                for rw in rewriters:
-                    if rw.applies_to(node) and apply_replacements(fgraph, node, rw(fgraph, node), rw.name):
+                scalar = getattr(node.op, "scalar_op", None)
+                kind = (type(node.op), getattr(scalar, "name", None))
+                candidates = tracking.get(kind)
+                if candidates is None:
+                    candidates = tracking[kind] = [rw for rw in rewriters if rw.applies_to(node)]
+                for rw in candidates:
+                    if apply_replacements(fgraph, node, rw(fgraph, node), rw.name):
                         changed += 1
                         break
             total += changed
