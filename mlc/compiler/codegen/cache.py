@@ -73,6 +73,11 @@ def _valid(path: Path) -> bool:
         return False
 
 
+def cached(key: str, suffix: str) -> bool:
+    """Whether the artifact for ``key`` is in the cache, whole (``artifact`` would not build it)."""
+    return _valid(cache_root() / key[:2] / f"{key}{suffix}")
+
+
 def artifact(key: str, suffix: str, build: Callable[[Path, Path], None], source: str = "") -> Path:
     """The cached file for ``key``, built first when missing or corrupt.
 

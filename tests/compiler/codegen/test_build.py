@@ -1,6 +1,7 @@
 """The compile cache: concurrent builds, corrupt entries, no compiler, DEBUG mode."""
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -194,3 +195,34 @@ def test_rendered_units_hold_every_kernel_once_each_with_the_header():
     for name in names:
         assert sum(f"void {name}(" in unit for unit in three.units) == 1
     assert all(unit.startswith("#include <math.h>") for unit in three.units)
+
+
+def test_a_functions_libraries_compile_at_the_same_time_as_its_kernels(tmp_path, monkeypatch, rng):
+    # a first function's kernels and the crossentropy library its thunk calls: one core
+    # would idle if they were built one after the other
+    from mlc.compiler.runtime.cpu import toolchain
+    spans = []
+    run_all = toolchain._run_all
+
+    def timed(commands, cxx):
+        start = time.perf_counter()
+        run_all(commands, cxx)
+        spans.append((start, time.perf_counter()))
+    monkeypatch.setattr(toolchain, "_run_all", timed)
+    monkeypatch.setattr(toolchain, "_loaded", {})  # nothing loaded: everything is built in tmp_path
+    x, y = T.fmatrix("x"), T.lvector("y")
+    p = T.nnet.softmax(T.tanh(x) * 2)
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    with theano.config.change(cache_dir=str(tmp_path)):
+        f = theano.function([x, y], [cost, T.grad(cost, x)])
+    assert any("Crossentropy" in type(n.op).__name__ for n in f.maker.fgraph.apply_nodes)
+    spans.sort()
+    assert len(spans) >= 2 and spans[1][0] < spans[0][1], spans  # the second began before the first ended
+    xv, yv = rng.normal(size=(5, 4)).astype("float32"), np.array([0, 3, 1, 1, 2])
+    z = np.tanh(xv.astype("float64")) * 2
+    q = np.exp(z - z.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    got_cost, got_grad = f(xv, yv)
+    assert np.isclose(got_cost, -np.log(q[np.arange(5), yv]).mean(), rtol=1e-5)
+    onehot = np.eye(4)[yv]
+    assert np.allclose(got_grad, (q - onehot) / 5 * 2 * (1 - np.tanh(xv.astype("float64")) ** 2), atol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -14,7 +15,7 @@ from ...fgraph import FunctionGraph, memory_sources
 from ...graph import Apply
 from ..backend import warn_once
 from . import blas, bn, conv, pool, toolchain, xent  # noqa: F401  (these register their thunks)
-from .thunks import REGISTRY, Pointers
+from .thunks import REGISTRY, Pointers, library_program
 
 
 def set_num_threads(n: int) -> bool:
@@ -44,7 +45,10 @@ class FunctionContext:
 
     def __init__(self, fgraph: FunctionGraph, nodes: list) -> None:
         self.program, kernels = render_nodes(nodes, renderer())
-        built = CPU.build(self.program) if kernels else None
+        # the fixed libraries its thunks will load, compiled at the same time as its kernels
+        libraries = {p.source: p for p in map(library_program, nodes) if p is not None}
+        built = CPU.build_all(([self.program] if kernels else []) + list(libraries.values()))
+        built = built[0] if kernels else None
         self.kernels = kernels if built is not None else {}  # node -> (kernel name, LoopKernel)
         self.pointers, self.lib = (Pointers(built[0]), built[1]) if built is not None else (None, None)
         # Buffers that may reach the caller: the outputs and what they view or overwrote.
@@ -78,6 +82,16 @@ class CPUBackend:
         except (toolchain.CompileError, OSError) as err:  # OSError: the cache or the disk failed
             warn_once("compile-error", f"{err}\nfalling back to Python perform")
             return None
+
+    def build_all(self, programs: list[Program]) -> list[Any]:
+        """``build`` each of ``programs``; those the cache lacks are compiled at the same time
+        (a first function's kernels and the libraries its thunks call share the cores)."""
+        missing = [p for p in programs if not toolchain.built(p)]
+        done = {}
+        if len(missing) > 1:
+            with ThreadPoolExecutor(len(missing)) as workers:  # each thread waits on its compiler
+                done = dict(zip(map(id, missing), workers.map(self.build, missing)))
+        return [done[id(p)] if id(p) in done else self.build(p) for p in programs]
 
     def place(self, fgraph: FunctionGraph) -> FunctionGraph:
         return fgraph  # everything runs on the host

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from ...codegen import Program
 from ...codegen.c_bn import CTYPES, bn_program
 from ...graph import Apply
 from ...ops.bn import BatchNormTrain, BatchNormTrainGrad
-from .thunks import REGISTRY, Pointers
+from .thunks import LIBRARIES, REGISTRY, Pointers, load_library
 
 
 def blocks(shape: tuple, axes: tuple) -> tuple | None:
@@ -54,11 +55,15 @@ class BatchNormThunk:
             cell[0] = value
 
 
-@REGISTRY.register(BatchNormTrain, BatchNormTrainGrad)
-def batch_norm_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+@LIBRARIES.register(BatchNormTrain, BatchNormTrainGrad)
+def batch_norm_library(node: Apply) -> Program | None:
     dtype = node.outputs[0].dtype
     if dtype not in CTYPES or any(v.dtype != dtype for v in node.inputs):
         return None
-    from . import CPU
-    built = CPU.build(bn_program(dtype))
+    return bn_program(dtype)
+
+
+@REGISTRY.register(BatchNormTrain, BatchNormTrainGrad)
+def batch_norm_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    built = load_library(node)
     return None if built is None else BatchNormThunk(node, ins, outs, built)

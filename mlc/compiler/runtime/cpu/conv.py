@@ -7,11 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...codegen import Program
 from ...codegen.c_conv import CTYPES, conv_program
 from ...graph import Apply
 from ...ops import conv as ops
 from .blas import gemm
-from .thunks import REGISTRY, Pointers
+from .thunks import LIBRARIES, REGISTRY, Pointers, load_library
 
 
 def _same_lowering(a: Apply, b: Apply) -> bool:
@@ -76,11 +77,15 @@ class ConvThunk:
         self.out[0] = storage[0][0]
 
 
-@REGISTRY.register(ops.Conv2d, ops.Conv2dGradInputs, ops.Conv2dGradWeights)
-def conv_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+@LIBRARIES.register(ops.Conv2d, ops.Conv2dGradInputs, ops.Conv2dGradWeights)
+def conv_library(node: Apply) -> Program | None:
     dtype = node.outputs[0].dtype
     if dtype not in CTYPES or any(v.dtype != dtype for v in node.inputs[:2]):
         return None
-    from . import CPU
-    built = CPU.build(conv_program(dtype))
+    return conv_program(dtype)
+
+
+@REGISTRY.register(ops.Conv2d, ops.Conv2dGradInputs, ops.Conv2dGradWeights)
+def conv_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    built = load_library(node)
     return None if built is None else ConvThunk(node, ins, outs, built, context)

@@ -6,17 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from ...codegen import Program
 from ...codegen.c_pool import CTYPES, pool_program
 from ...graph import Apply
 from ...ops.pool import Pool, PoolGrad
-from .thunks import REGISTRY, Pointers
+from .thunks import LIBRARIES, REGISTRY, Pointers, load_library
 
 _MODES = {"sum": 0, "average_inc_pad": 1, "average_exc_pad": 2}
-
-
-def _library(dtype: str) -> Any:
-    from . import CPU
-    return CPU.build(pool_program(dtype))
 
 
 class PoolThunk:
@@ -67,10 +63,13 @@ class PoolThunk:
         self.out[0] = gx
 
 
+@LIBRARIES.register(Pool, PoolGrad)
+def pool_library(node: Apply) -> Program | None:
+    dtype = node.outputs[0].dtype
+    return pool_program(dtype) if dtype in CTYPES and node.inputs[0].dtype == dtype else None
+
+
 @REGISTRY.register(Pool, PoolGrad)
 def pool_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
-    dtype = node.outputs[0].dtype
-    if dtype not in CTYPES or node.inputs[0].dtype != dtype:
-        return None
-    built = _library(dtype)
+    built = load_library(node)
     return None if built is None else PoolThunk(node, ins, outs, built, isinstance(node.op, PoolGrad))

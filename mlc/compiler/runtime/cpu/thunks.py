@@ -16,6 +16,27 @@ from ..layout import elem_strides, reduction_layout
 from . import fastcall
 
 REGISTRY = ThunkRegistry()
+# The fixed C library a node's thunk calls (one per op family and dtype, shared by every
+# function), by op type: ``program(node) -> Program | None``. A function's libraries are
+# compiled at the same time as its own kernels (see ``FunctionContext``).
+LIBRARIES = ThunkRegistry()
+
+
+def library_program(node: Apply) -> Any:
+    """The ``Program`` of the library ``node``'s thunk calls; None when none applies to it
+    (its op or its dtypes)."""
+    find = LIBRARIES.lookup(node.op)
+    return find(node) if find is not None else None
+
+
+def load_library(node: Apply) -> Any:
+    """``(ffi, lib)`` of the library ``node``'s thunk calls; None when none applies to it or
+    when it cannot be built."""
+    program = library_program(node)
+    if program is None:
+        return None
+    from . import CPU
+    return CPU.build(program)
 
 
 class Pointers:

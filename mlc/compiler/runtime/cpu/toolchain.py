@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...codegen import Program
-from ...codegen.cache import artifact, cache_key, cache_root
+from ...codegen.cache import artifact, cache_key, cache_root, cached
 from ...config import config
 from ..backend import warn_once
 from . import native
@@ -139,14 +139,27 @@ def _run_all(commands: list[list[str]], cxx: str) -> None:
         raise CompileError(f"{cxx} failed on generated code:\n{failures[0][:4000]}")
 
 
+def _flags_and_key(program: Program, cxx: str) -> tuple[tuple[str, ...], str]:
+    flags = BASE_FLAGS + features()[0]
+    return flags, cache_key(program.source, _compiler_identity(cxx) or cxx, flags, machine_identity())
+
+
+def built(program: Program) -> bool:
+    """Whether ``load(program)`` needs no compiler run (loaded, or in the cache, or no compiler)."""
+    cxx = compiler()
+    if cxx is None:
+        return True
+    key = _flags_and_key(program, cxx)[1]
+    return key in _loaded or cached(key, ".so")
+
+
 def load(program: Program) -> Any:
     """``(ffi, lib)`` for a C ``program``, from the cache or freshly built; None when there
     is no compiler."""
     cxx = compiler()
     if cxx is None:
         return None
-    flags = BASE_FLAGS + features()[0]
-    key = cache_key(program.source, _compiler_identity(cxx) or cxx, flags, machine_identity())
+    flags, key = _flags_and_key(program, cxx)
     if key in _loaded:
         return _loaded[key]
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from ...codegen import Program
 from ...codegen.c_xent import CTYPES, softmax_program, xent_program
 from ...graph import Apply
 from ...ops.nnet import (LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad,
                          SoftmaxGrad)
 from . import toolchain
-from .thunks import REGISTRY, Pointers
+from .thunks import LIBRARIES, REGISTRY, Pointers, load_library
 
 
 class XentThunk:
@@ -56,14 +57,18 @@ class XentThunk:
             cell[0] = value
 
 
-@REGISTRY.register(SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad)
-def xent_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+@LIBRARIES.register(SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad)
+def xent_library(node: Apply) -> Program | None:
     dtype = node.outputs[0].dtype
     scores = node.inputs[1] if isinstance(node.op, SoftmaxCrossentropy1HotGrad) else node.inputs[0]
     if dtype not in CTYPES or scores.dtype != dtype:
         return None
-    from . import CPU
-    built = CPU.build(xent_program(dtype, toolchain.features()[1]))
+    return xent_program(dtype, toolchain.features()[1])
+
+
+@REGISTRY.register(SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad)
+def xent_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    built = load_library(node)
     return None if built is None else XentThunk(node, ins, outs, built)
 
 
@@ -94,11 +99,15 @@ class SoftmaxThunk:
         self.out[0] = out
 
 
-@REGISTRY.register(Softmax, LogSoftmax, SoftmaxGrad, LogSoftmaxGrad)
-def softmax_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+@LIBRARIES.register(Softmax, LogSoftmax, SoftmaxGrad, LogSoftmaxGrad)
+def softmax_library(node: Apply) -> Program | None:
     dtype = node.outputs[0].dtype
     if dtype not in CTYPES or any(i.dtype != dtype for i in node.inputs) or node.op.axis != node.inputs[-1].ndim - 1:
         return None
-    from . import CPU
-    built = CPU.build(softmax_program(dtype, toolchain.features()[1]))
+    return softmax_program(dtype, toolchain.features()[1])
+
+
+@REGISTRY.register(Softmax, LogSoftmax, SoftmaxGrad, LogSoftmaxGrad)
+def softmax_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
+    built = load_library(node)
     return None if built is None else SoftmaxThunk(node, ins, outs, built)
