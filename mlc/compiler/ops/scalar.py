@@ -32,18 +32,6 @@ def _T():
     return basic
 
 
-def _erf_impl():
-    try:
-        from scipy.special import erf, erfc
-        return erf, erfc
-    except ImportError:  # scipy is optional: fall back to the math module, element by element
-        verf, verfc = np.vectorize(math.erf, otypes=[float]), np.vectorize(math.erfc, otypes=[float])
-        return (lambda x: verf(x).astype(x.dtype)), (lambda x: verfc(x).astype(x.dtype))
-
-
-_erf, _erfc = _erf_impl()
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
@@ -306,9 +294,9 @@ _ROWS: list[ScalarOp] = [
              _unary(lambda x, o, g: g * o * (1 - o)), cast_inputs=True),
     ScalarOp("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x), "$mlc_softplus({0})", _rule_float,
              _unary(lambda x, o, g: g * _T().sigmoid(x)), cast_inputs=True),
-    ScalarOp("erf", 1, _erf, "$erf({0})", _rule_float,
+    ScalarOp("erf", 1, special.erf, "$erf({0})", _rule_float,
              _unary(lambda x, o, g: g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
-    ScalarOp("erfc", 1, _erfc, "$erfc({0})", _rule_float,
+    ScalarOp("erfc", 1, special.erfc, "$erfc({0})", _rule_float,
              _unary(lambda x, o, g: -g * (2 / SQRT_PI) * _T().exp(-x * x)), cast_inputs=True),
     ScalarOp("gammaln", 1, special.gammaln, "$lgamma({0})", _rule_float,
              _unary(lambda x, o, g: g * _T().psi(x)), cast_inputs=True),

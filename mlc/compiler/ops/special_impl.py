@@ -19,6 +19,20 @@ def _scipy(name: str) -> Callable | None:
     return getattr(special, name)
 
 
+def scipy_or(name: str, fallback: Callable, adapt: Callable[[Callable], Callable] = lambda f: f) -> Callable:
+    """SciPy's ``special.<name>`` (through ``adapt``) where SciPy is installed, else
+    ``fallback``; chosen at the first call, since importing SciPy takes half a second that
+    ``import mlc`` must not pay."""
+    chosen: list[Callable] = []
+
+    def call(*args: np.ndarray) -> np.ndarray:
+        if not chosen:
+            found = _scipy(name)
+            chosen.append(adapt(found) if found is not None else fallback)
+        return chosen[0](*args)
+    return call
+
+
 def _elementwise(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
     """``fn`` over every element (inf where it overflows, nan where it is undefined)."""
     def scalar(v: float) -> float:
@@ -145,10 +159,12 @@ def _upper_gamma_regularized(a: float, x: float) -> float:
 
 _chi2sf_pairs = np.vectorize(lambda x, k: _upper_gamma_regularized(float(k) / 2, float(x) / 2), otypes=[float])
 
-gammaln = _same_dtype(_scipy("gammaln") or _elementwise(math.lgamma))
-gamma = _same_dtype(_scipy("gamma") or _elementwise(math.gamma))
-psi = _same_dtype(_scipy("psi") or _psi)
-tri_gamma = _same_dtype((lambda x: _scipy("polygamma")(1, x)) if _scipy("polygamma") else _tri_gamma)
-erfinv = _same_dtype(_scipy("erfinv") or _elementwise(_erfinv_scalar))
-erfcinv = _same_dtype(_scipy("erfcinv") or _elementwise(_erfcinv_scalar))
-chi2sf = _same_dtype((lambda x, k: _scipy("chdtrc")(k, x)) if _scipy("chdtrc") else _chi2sf_pairs)
+gammaln = _same_dtype(scipy_or("gammaln", _elementwise(math.lgamma)))
+gamma = _same_dtype(scipy_or("gamma", _elementwise(math.gamma)))
+psi = _same_dtype(scipy_or("psi", _psi))
+tri_gamma = _same_dtype(scipy_or("polygamma", _tri_gamma, lambda polygamma: lambda x: polygamma(1, x)))
+erfinv = _same_dtype(scipy_or("erfinv", _elementwise(_erfinv_scalar)))
+erfcinv = _same_dtype(scipy_or("erfcinv", _elementwise(_erfcinv_scalar)))
+chi2sf = _same_dtype(scipy_or("chdtrc", _chi2sf_pairs, lambda chdtrc: lambda x, k: chdtrc(k, x)))
+erf = _same_dtype(scipy_or("erf", _elementwise(math.erf)))
+erfc = _same_dtype(scipy_or("erfc", _elementwise(math.erfc)))
