@@ -1,4 +1,5 @@
 """The compile cache: concurrent builds, corrupt entries, no compiler, DEBUG mode."""
+import os
 import subprocess
 import sys
 import time
@@ -226,3 +227,19 @@ def test_a_functions_libraries_compile_at_the_same_time_as_its_kernels(tmp_path,
     assert np.isclose(got_cost, -np.log(q[np.arange(5), yv]).mean(), rtol=1e-5)
     onehot = np.eye(4)[yv]
     assert np.allclose(got_grad, (q - onehot) / 5 * 2 * (1 - np.tanh(xv.astype("float64")) ** 2), atol=1e-6)
+
+
+def test_compiler_identity_changes_with_the_compiler_and_runs_nothing(tmp_path, monkeypatch):
+    from mlc.compiler.runtime.cpu import toolchain
+    cc = tmp_path / "cc"
+    cc.write_text("#!/bin/sh\nexit 1\n")  # running it would fail: identity must not run it
+    cc.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    toolchain._compiler_identity.cache_clear()
+    before = toolchain._compiler_identity("cc")
+    cc.write_text("#!/bin/sh\nexit 2\n")  # an upgrade rewrites the file
+    toolchain._compiler_identity.cache_clear()
+    after = toolchain._compiler_identity("cc")
+    toolchain._compiler_identity.cache_clear()
+    assert before and after and before != after and str(cc) in before
+    assert toolchain._compiler_identity("no-such-compiler-here") is None

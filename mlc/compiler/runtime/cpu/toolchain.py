@@ -39,14 +39,17 @@ class CompileError(RuntimeError):
 
 @lru_cache(maxsize=None)
 def _compiler_identity(cxx: str) -> str | None:
+    """The compiler's real file, size and modification time (as ccache checks a compiler):
+    an upgrade changes them, and reading them costs no run of the compiler."""
     path = shutil.which(cxx) if cxx else None
     if path is None:
         return None
+    real = os.path.realpath(path)
     try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        st = os.stat(real)
+    except OSError:
         return None
-    return f"{path}\n{out.stdout.splitlines()[0] if out.stdout else ''}"
+    return f"{real}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def compiler() -> str | None:
