@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,12 +23,18 @@ def resolve_dtype(dtype: Any) -> str:
     """Normalise a dtype spec; ``None`` and ``'floatX'`` mean ``config.floatX``."""
     if dtype is None or dtype == "floatX":
         return config.floatX
+    if dtype.__class__ is str and dtype in _NAMES:
+        return dtype  # already a name: most calls, and np.dtype(...).name costs microseconds
     name = np.dtype(dtype).name
     if name not in ALL_DTYPES:
         raise TypeError(f"unsupported dtype {name!r}; supported: {', '.join(ALL_DTYPES)}")
     return name
 
 
+_NAMES = frozenset(ALL_DTYPES)
+
+
+@lru_cache(maxsize=1024)
 def upcast(*dtypes: str) -> str:
     """The dtype NumPy gives when combining arrays of these dtypes."""
     return np.result_type(*[np.dtype(d) for d in dtypes]).name

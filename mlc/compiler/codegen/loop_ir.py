@@ -14,14 +14,13 @@ False
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64")
 REDUCE_OPS = ("add", "mul", "maximum", "minimum")
 
 
-@dataclass(frozen=True)
-class LoopKernel:
+class LoopKernel(NamedTuple):
     """One loop nest: inputs broadcast to the output shape, an SSA body, an optional reduction."""
 
     input_dtypes: tuple

@@ -7,11 +7,10 @@ an array of that dtype). The runtime needs nothing else to declare and call them
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """A function of the program: its name, its arguments ``(kind, type)`` and, for device
     kernels, how its launch is sized (``"elements"``: one work-item per output element;
     ``"rows"``: one work-group per output element of a reduction)."""
@@ -21,8 +20,7 @@ class EntryPoint:
     launch: str = "elements"
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(NamedTuple):
     """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name;
     ``units``: the same code as separate translation units that can be compiled at the same
     time and linked into one library (empty: ``source`` is the one unit)."""
