@@ -86,7 +86,7 @@ class CPUBackend:
     def build_all(self, programs: list[Program]) -> list[Any]:
         """``build`` each of ``programs``; those the cache lacks are compiled at the same time
         (a first function's kernels and the libraries its thunks call share the cores)."""
-        missing = [p for p in programs if not toolchain.built(p)]
+        missing = [p for p in programs if not toolchain.built(p)] if len(programs) > 1 else []
         done = {}
         if len(missing) > 1:
             with ThreadPoolExecutor(len(missing)) as workers:  # each thread waits on its compiler
