@@ -3,7 +3,8 @@
 Each elementwise kernel ``kN`` gets two entry points: ``kN_flat`` (every operand contiguous
 or a single element: one vectorisable loop, OpenMP above a size threshold) and
 ``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
-the last dim). A 0-d kernel gets ``kN_flat`` alone, a plain loop. A reduction kernel
+the last dim; a row whose operands are all contiguous runs the flat loop, ``kN_run``, with
+unit-stride vector loads and vector math). A 0-d kernel gets ``kN_flat`` alone, a plain loop. A reduction kernel
 ``kN_reduce`` loops over the kept dims (in parallel; a full reduction has no such loop) and
 accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
 buffers come as ``void*`` (what cffi passes from any array). The C compiler's time is most
@@ -63,24 +64,6 @@ class CRenderer(CStyleRenderer):
         out_t = self.types[k.out_dtype]
         decls += f" {out_t}* out = ({out_t}*)pout;"
         flat_body, res = self.render_body(k, [f"in{i}[0]" if s else f"in{i}[i]" for i, s in enumerate(k.input_scalar)])
-        strided_body, res2 = self.render_body(k, [f"in{i}[o{i} + j * s{i}]" for i in range(nin)])
-        names = [f"{i}" for i in range(nin)] + ["out"]
-        offsets = "\n            ".join(f"long o{n} = 0;" for n in names)
-        steps = "\n                ".join(f"o{n} += idx * st[{k_}L * ndim + d];" for k_, n in enumerate(names))
-        inner = "\n            ".join(f"const long s{n} = st[{k_}L * ndim + ndim - 1];" for k_, n in enumerate(names))
-        rows_loop = f"""    for (long r = 0; r < outer; r++) {{
-        {offsets}
-        long rem = r;
-        for (int d = ndim - 2; d >= 0; d--) {{
-            long idx = rem % shape[d]; rem /= shape[d];
-            {steps}
-        }}
-        {inner}
-        for (long j = 0; j < inner; j++) {{
-            {' '.join(strided_body)}
-            out[oout + j * sout] = {res2};
-        }}
-    }}"""
         flat_loop = f"""for (long i = 0; i < n; i++) {{
             {' '.join(flat_body)}
             out[i] = {res};
@@ -92,15 +75,47 @@ void {name}_flat(long n, {ptr_args}) {{
     {flat_loop}
 }}
 """
+        strided_body, res2 = self.render_body(k, [f"in{i}[o{i} + j * s{i}]" for i in range(nin)])
+        names = [f"{i}" for i in range(nin)] + ["out"]
+        offsets = "\n            ".join(f"long o{n} = 0;" for n in names)
+        steps = "\n                ".join(f"o{n} += idx * st[{k_}L * ndim + d];" for k_, n in enumerate(names))
+        inner = "\n            ".join(f"const long s{n} = st[{k_}L * ndim + ndim - 1];" for k_, n in enumerate(names))
+        # A row whose operands are all contiguous (a slice's rows, a bias added to each row)
+        # runs the flat loop: unit-stride vector loads and vector math calls, not gathers.
+        unit = " && ".join(f"s{n} == 1" for n, s in zip(names, list(k.input_scalar) + [False]) if not s)
+        row_args = ", ".join(f"in{i} + o{i}" for i in range(nin))
+        rows_loop = f"""    for (long r = 0; r < outer; r++) {{
+        {offsets}
+        long rem = r;
+        for (int d = ndim - 2; d >= 0; d--) {{
+            long idx = rem % shape[d]; rem /= shape[d];
+            {steps}
+        }}
+        {inner}
+        if ({unit}) {{
+            {name}_run(inner, {row_args}, out + oout);
+            continue;
+        }}
+        {self.serial_for}
+        for (long j = 0; j < inner; j++) {{
+            {' '.join(strided_body)}
+            out[oout + j * sout] = {res2};
+        }}
+    }}"""
+        run_args = ", ".join([f"const {self.types[d]}* in{i}" for i, d in enumerate(k.input_dtypes)] + [f"{out_t}* out"])
         return f"""
+__attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
+    {self.serial_for}
+    {flat_loop}
+}}
+
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
     if (n > {self.threshold}) {{
         {self.parallel_for}
         {flat_loop}
     }} else {{
-        {self.serial_for}
-        {flat_loop}
+        {name}_run(n, {", ".join(f"in{i}" for i in range(nin))}, out);
     }}
 }}
 

@@ -14,7 +14,7 @@ def _compiled_nodes(f):
     return [type(step[3]).__name__ for step in f.maker.vm.steps]
 
 
-LAYOUTS = ["contiguous", "transposed", "row-col", "zero-size", "scalar"]
+LAYOUTS = ["contiguous", "transposed", "row-slice", "row-col", "zero-size", "scalar"]
 
 
 def _values(name, rng, layout, dtype):
@@ -27,6 +27,8 @@ def _values(name, rng, layout, dtype):
             v = sampler(rng, (3, 5), dtype)
         elif layout == "transposed":  # non-contiguous views
             v = sampler(rng, (5, 3), dtype).T
+        elif layout == "row-slice":  # contiguous rows of a strided view (a slice of columns)
+            v = sampler(rng, (3, 8), dtype)[:, 1 + i % 2:6 + i % 2]
         elif layout == "row-col":
             v = sampler(rng, (1, 5) if i % 2 else (3, 1), dtype)
         elif layout == "zero-size":
@@ -119,9 +121,17 @@ def test_large_arrays_use_openmp_path_and_agree(rng):
 
 @pytest.mark.parametrize("name,npfn", [("exp", np.exp), ("sin", np.sin), ("tanh", np.tanh), ("log", np.log),
                                        ("cos", np.cos), ("expm1", np.expm1)])
-def test_vector_math_within_4_ulp(name, npfn, rng):
+@pytest.mark.parametrize("view", ["flat", "row-slice", "transposed"])
+def test_vector_math_within_4_ulp(name, npfn, view, rng):
+    # flat: the flat loop; row-slice: the strided kernel's contiguous rows; transposed: its gathers
     v = rng.uniform(0.01, 20, 100_000).astype("float32")
-    x = T.fvector()
+    x = T.fmatrix()
+    if view == "flat":
+        v = v.reshape(1, -1)
+    elif view == "row-slice":
+        v = v.reshape(100, 1000)[:, 3:803]
+    else:
+        v = v.reshape(1000, 100).T
     got = theano.function([x], T.elemwise_op(name)(x) * 1)(v)
     correctly_rounded = npfn(v.astype("float64")).astype("float32")
     np.testing.assert_array_max_ulp(got, correctly_rounded, maxulp=4)

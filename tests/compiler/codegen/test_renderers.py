@@ -66,6 +66,14 @@ def test_c_row_loops_are_written_once():
     assert "#pragma omp parallel for schedule(static) if (outer * inner > " in source
 
 
+def test_c_strided_rows_that_are_contiguous_run_the_flat_loop():
+    # a slice's rows or a row plus a broadcast bias: unit strides, so vector loads and libmvec
+    # calls (the strided loop's gathers made tanh of a slice 8x slower)
+    source = GRAPHS[0].kernel_source("c")
+    assert source.count("_run(inner, ") == source.count("_strided(int ndim") >= 1
+    assert source.count("static void k0_run(long n") == 1
+
+
 def test_c_scalar_kernels_and_full_reductions_build_only_what_runs(rng):
     # a 0-d kernel's one element is contiguous in every layout, and a full reduction has one
     # row: neither gets a strided loop, threads or a loop over rows to compile
