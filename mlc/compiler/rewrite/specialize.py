@@ -3,7 +3,8 @@
 ``x**2`` → ``sqr``, ``x**0.5`` → ``sqrt``, ``x**1`` → ``x``, ``x**-1`` → ``reciprocal`` (and
 0, -0.5, -2, 3, which gradients of these produce);
 linear combinations containing a matrix product (``dot(x, W) + b``,
-``W - lr * dot(a, b)``, ``W - lr * (dot(a, b) + c * W)``) → one ``Gemm``.
+``W - lr * dot(a, b)``, ``W - lr * (dot(a, b) + c * W)``) → one ``Gemm``;
+increments of zeros at slices that tile an axis → one ``Join`` (``slices``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..ops.blas import Dot, Gemm
 from ..tensor import basic as T
 from .engine import WalkingPass, node_rewriter
 from .patterns import producer, scalar_constant, single_client
+from .slices import SLICES
 
 
 @node_rewriter(["pow"])
@@ -117,5 +119,5 @@ _GEMMS = WalkingPass("specialize", [gemm_from_linear_combination], consumers_fir
 
 def SPECIALIZE(fgraph, excluded: set[str] = frozenset()) -> int:
     """Powers first, so that the Gemm rewrite sees a gradient's ``W ** 1`` as ``W`` (and
-    collects ``W - lr * c * W`` into the Gemm's beta)."""
-    return _POWERS(fgraph, excluded) + _GEMMS(fgraph, excluded)
+    collects ``W - lr * c * W`` into the Gemm's beta); the gradients of slices (``slices``)."""
+    return _POWERS(fgraph, excluded) + SLICES(fgraph, excluded) + _GEMMS(fgraph, excluded)
