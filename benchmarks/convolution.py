@@ -34,7 +34,7 @@ def mlc_convnet():
 def conv(timer):
     x, w1, w2 = _data()
     f = mlc_convnet()
-    rows = {"mlc": timer(lambda: f(x, w1, w2), 1)}
+    fns, info = {"mlc": lambda: f(x, w1, w2)}, {}
     if (th := peers.torch()):
         tx = th.from_numpy(x)
         tw1, tw2 = th.from_numpy(w1).requires_grad_(), th.from_numpy(w2).requires_grad_()
@@ -44,10 +44,10 @@ def conv(timer):
             tw1.grad = tw2.grad = None
             h = F.max_pool2d(F.relu(F.conv2d(tx, tw1, padding=1)), 2)
             F.relu(F.conv2d(h, tw2, padding=1)).sum().backward()
-        rows["torch"] = timer(torch_step, 1)
+        fns["torch"] = torch_step
         torch_step()
         got = f(x, w1, w2)
-        rows["info:max relative difference vs torch"] = (
+        info["info:max relative difference vs torch"] = (
             f"{max(float(np.abs(g - t.grad.numpy()).max() / np.abs(t.grad.numpy()).max()) for g, t in zip(got[1:], (tw1, tw2))):.1e}")
     if (j := peers.jax()):
         jx, jnp = j
@@ -59,8 +59,8 @@ def conv(timer):
             return jx.nn.relu(jx.lax.conv_general_dilated(h, w2, (1, 1), "SAME", dimension_numbers=dims)).sum()
         grad = jx.jit(jx.value_and_grad(loss, argnums=(0, 1)))
         args = [jnp.asarray(v) for v in (w1, w2, x)]
-        rows["jax"] = timer(lambda: jx.block_until_ready(grad(*args)), 1)
-    return rows
+        fns["jax"] = lambda: jx.block_until_ready(grad(*args))
+    return {**timer.together(fns, 1), **info}
 
 
 def cnn_epoch(timer):
@@ -88,7 +88,7 @@ def cnn_epoch(timer):
         def mlc_epoch():
             trainer.state.update(epoch=0, stopped=False)
             trainer.fit(train)
-        rows = {"mlc": timer(mlc_epoch, 1)}
+        fns = {"mlc": mlc_epoch}
     if (th := peers.torch()):
         nn_ = th.nn
         net = nn_.Sequential(nn_.Conv2d(1, 32, 3, padding=1), nn_.BatchNorm2d(32), nn_.ReLU(), nn_.MaxPool2d(2),
@@ -104,5 +104,5 @@ def cnn_epoch(timer):
                 opt.zero_grad()
                 th.nn.functional.cross_entropy(net(X[idx]), Y[idx]).backward()
                 opt.step()
-        rows["torch"] = timer(torch_epoch, 1)
-    return rows
+        fns["torch"] = torch_epoch
+    return timer.together(fns, 1)

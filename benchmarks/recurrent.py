@@ -75,14 +75,15 @@ def lstm(timer):
     f = mlc_lstm(W, U, b)
     want = numpy_lstm(x, W, U, b)
     got = f(x)
-    rows = {"mlc": timer(lambda: f(x), 1), "numpy": timer(lambda: numpy_lstm(x, W, U, b), 1)}
-    rows["info:max relative error vs numpy"] = f"{max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(got, want)):.1e}"
+    fns = {"mlc": lambda: f(x), "numpy": lambda: numpy_lstm(x, W, U, b)}
     if (p := peers.pytensor()):
-        rows["pytensor"] = timer(_pytensor_lstm(p, W, U, b, x), 1)
+        fns["pytensor"] = _pytensor_lstm(p, W, U, b, x)
     if (th := peers.torch()):
-        rows["torch"] = timer(_torch_lstm(th, W, U, b, x), 1)
+        fns["torch"] = _torch_lstm(th, W, U, b, x)
     if (j := peers.jax()):
-        rows["jax"] = timer(_jax_lstm(j, W, U, b, x), 1)
+        fns["jax"] = _jax_lstm(j, W, U, b, x)
+    rows = timer.together(fns, 1)
+    rows["info:max relative error vs numpy"] = f"{max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(got, want)):.1e}"
     return rows
 
 

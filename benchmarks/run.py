@@ -24,14 +24,37 @@ import workloads  # noqa: E402
 
 def median_time(fn: Callable[[], object], repeats: int = 7, number: int = 1) -> float:
     """Median over ``repeats`` of the mean time of ``number`` calls (after one warm-up call)."""
-    fn()
-    times = []
+    return median_times({"fn": fn}, repeats, number)["fn"]
+
+
+def median_times(fns: dict[str, Callable[[], object]], repeats: int = 7, number: int = 1) -> dict[str, float]:
+    """``median_time`` of each of ``fns``, their samples taken in turn (one of each per round):
+    a slow spell of a shared machine then falls on every implementation alike, so the ratios
+    hold where the absolute times do not."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+class Timer:
+    """What a workload times with: ``timer(fn, number)`` one function, ``timer.together({name:
+    fn}, number)`` several taken in turn (the workloads' rows side by side)."""
+
+    def __init__(self, repeats: int) -> None:
+        self.repeats = repeats
+
+    def __call__(self, fn: Callable[[], object], number: int = 1) -> float:
+        return median_time(fn, self.repeats, number)
+
+    def together(self, fns: dict[str, Callable[[], object]], number: int = 1) -> dict[str, float]:
+        return median_times(fns, self.repeats, number)
 
 
 def versions() -> str:
@@ -68,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         title, run = workloads.WORKLOADS[name]
         print(f"\n## {name}: {title}", flush=True)
-        rows = run(lambda fn, number=1: median_time(fn, args.repeats, number))
+        rows = run(Timer(args.repeats))
         results[name] = rows
         base = rows.get("mlc")
         for impl, seconds in rows.items():

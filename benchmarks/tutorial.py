@@ -81,13 +81,13 @@ def _runs(name, hidden, batch_size, lr, l2):
             return {"info:skipped": skipped}
         import mlc.compiler as theano
         import mlc.compiler.tensor as T
-        rows = {"mlc": timer(_tutorial_epoch(theano, T, T.nnet.softmax, data, hidden, batch_size, lr, l2), 1),
-                "products alone (numpy)": timer(_products_epoch(data, hidden, batch_size), 1)}
+        fns = {"mlc": _tutorial_epoch(theano, T, T.nnet.softmax, data, hidden, batch_size, lr, l2),
+               "products alone (numpy)": _products_epoch(data, hidden, batch_size)}
         if (p := peers.pytensor()):
             pt, ptt = p
-            rows["pytensor"] = timer(_tutorial_epoch(pt, ptt, lambda z: ptt.special.softmax(z, axis=-1), data,
-                                                     hidden, batch_size, lr, l2), 1)
-        return rows
+            fns["pytensor"] = _tutorial_epoch(pt, ptt, lambda z: ptt.special.softmax(z, axis=-1), data,
+                                              hidden, batch_size, lr, l2)
+        return timer.together(fns, 1)
     return run
 
 

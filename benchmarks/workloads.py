@@ -1,5 +1,7 @@
-"""The benchmark workloads. Each takes ``timer(fn, number=1) -> seconds`` and returns
-``{implementation: seconds}`` (entries named ``info:...`` are printed as they are)."""
+"""The benchmark workloads. Each takes a ``run.Timer`` (``timer(fn, number=1) -> seconds``;
+``timer.together({implementation: fn}, number)`` times them in turn, so that their ratios
+survive a slow spell of the machine) and returns ``{implementation: seconds}`` (entries
+named ``info:...`` are printed as they are)."""
 from __future__ import annotations
 
 import compileall
@@ -31,23 +33,24 @@ def elemwise(timer):
     xv, yv = RNG.normal(size=n).astype("float32"), RNG.normal(size=n).astype("float32")
     x, y = T.fvector("x"), T.fvector("y")
     f = theano.function([x, y], T.exp(-x * x) * T.sin(y) + T.tanh(x * y))
-    rows = {"mlc": timer(lambda: f(xv, yv), 5), "numpy": timer(lambda: np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv), 5)}
-    ref = np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv)
-    scale = np.abs(np.exp(-xv * xv) * np.sin(yv)) + np.abs(np.tanh(xv * yv))
-    rows["info:max error (ulp of |terms|)"] = f"{float(np.max(np.abs(f(xv, yv) - ref) / (np.finfo('float32').eps * scale))):.2f}"
+    fns = {"mlc": lambda: f(xv, yv), "numpy": lambda: np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv)}
     if (p := peers.pytensor()):
         pt, ptt = p
         a, b = ptt.fvector(), ptt.fvector()
         g = pt.function([a, b], ptt.exp(-a * a) * ptt.sin(b) + ptt.tanh(a * b))
-        rows["pytensor"] = timer(lambda: g(xv, yv), 5)
+        fns["pytensor"] = lambda: g(xv, yv)
     if (th := peers.torch()):
         tx, ty = th.from_numpy(xv), th.from_numpy(yv)
-        rows["torch"] = timer(lambda: th.exp(-tx * tx) * th.sin(ty) + th.tanh(tx * ty), 5)
+        fns["torch"] = lambda: th.exp(-tx * tx) * th.sin(ty) + th.tanh(tx * ty)
     if (j := peers.jax()):
         jx, jnp = j
         jf = jx.jit(lambda a, b: jnp.exp(-a * a) * jnp.sin(b) + jnp.tanh(a * b))
         ja, jb = jnp.asarray(xv), jnp.asarray(yv)
-        rows["jax"] = timer(lambda: jf(ja, jb).block_until_ready(), 5)
+        fns["jax"] = lambda: jf(ja, jb).block_until_ready()
+    rows = timer.together(fns, 5)
+    ref = np.exp(-xv * xv) * np.sin(yv) + np.tanh(xv * yv)
+    scale = np.abs(np.exp(-xv * xv) * np.sin(yv)) + np.abs(np.tanh(xv * yv))
+    rows["info:max error (ulp of |terms|)"] = f"{float(np.max(np.abs(f(xv, yv) - ref) / (np.finfo('float32').eps * scale))):.2f}"
     return rows
 
 
@@ -109,8 +112,8 @@ def mlp(timer):
     f = mlc_mlp_step()
     params = _init_params()
     W1, W2 = products.weights(SIZES[1])
-    rows = {"mlc": timer(lambda: f(X, Y), 10), "numpy": timer(lambda: numpy_mlp_step(params, X, Y), 10),
-            "products alone (numpy)": timer(lambda: products.step(X, W1, W2), 10)}
+    fns = {"mlc": lambda: f(X, Y), "numpy": lambda: numpy_mlp_step(params, X, Y),
+           "products alone (numpy)": lambda: products.step(X, W1, W2)}
     if (p := peers.pytensor()):
         pt, ptt = p
         x, y = ptt.fmatrix(), ptt.lvector()
@@ -119,7 +122,7 @@ def mlp(timer):
         prob = ptt.special.softmax(ptt.dot(ptt.tanh(ptt.dot(x, W1) + b1), W2) + b2, axis=-1)
         cost = -ptt.mean(ptt.log(prob)[ptt.arange(y.shape[0]), y]) + np.float32(L2) * ((W1 ** 2).sum() + (W2 ** 2).sum())
         g = pt.function([x, y], cost, updates=[(v, v - np.float32(LR) * gv) for v, gv in zip(ps, pt.grad(cost, ps))])
-        rows["pytensor"] = timer(lambda: g(X, Y), 10)
+        fns["pytensor"] = lambda: g(X, Y)
     if (th := peers.torch()):
         tp = [th.tensor(v, requires_grad=True) for v in _init_params()]
         tx, ty = th.from_numpy(X), th.from_numpy(Y)
@@ -133,7 +136,7 @@ def mlp(timer):
                 for v, gv in zip(tp, grads):
                     v -= LR * gv
             return cost
-        rows["torch"] = timer(torch_step, 10)
+        fns["torch"] = torch_step
     if (j := peers.jax()):
         jx, jnp = j
 
@@ -153,8 +156,8 @@ def mlp(timer):
         def jax_step():
             state["ps"], c = step(state["ps"], ja, jb)
             c.block_until_ready()
-        rows["jax"] = timer(jax_step, 10)
-    return rows
+        fns["jax"] = jax_step
+    return timer.together(fns, 10)
 
 
 # --------------------------------------------------------------------------- compile time
@@ -234,20 +237,20 @@ def call_overhead(timer):
     v = np.ones(10, dtype="float32")
     x = T.fvector("x")
     f = theano.function([x], x + 1)
-    rows = {"mlc": timer(lambda: f(v), 20000), "numpy": timer(lambda: v + 1, 20000)}
+    fns = {"mlc": lambda: f(v), "numpy": lambda: v + 1}
     if (p := peers.pytensor()):
         pt, ptt = p
         a = ptt.fvector()
         g = pt.function([a], a + 1)
-        rows["pytensor"] = timer(lambda: g(v), 20000)
+        fns["pytensor"] = lambda: g(v)
     if (th := peers.torch()):
         tv = th.from_numpy(v)
-        rows["torch"] = timer(lambda: tv + 1, 20000)
+        fns["torch"] = lambda: tv + 1
     if (j := peers.jax()):
         jx, jnp = j
         jf, jv = jx.jit(lambda a: a + 1), jnp.asarray(v)
-        rows["jax"] = timer(lambda: jf(jv).block_until_ready(), 20000)
-    return rows
+        fns["jax"] = lambda: jf(jv).block_until_ready()
+    return timer.together(fns, 20000)
 
 
 # --------------------------------------------------------------------------- reduction
@@ -255,20 +258,20 @@ def reduction(timer):
     xv = RNG.normal(size=(4096, 1024)).astype("float32")
     x = T.fmatrix("x")
     f = theano.function([x], (x ** 2).sum(axis=1))
-    rows = {"mlc": timer(lambda: f(xv), 10), "numpy": timer(lambda: (xv ** 2).sum(axis=1), 10)}
+    fns = {"mlc": lambda: f(xv), "numpy": lambda: (xv ** 2).sum(axis=1)}
     if (p := peers.pytensor()):
         pt, ptt = p
         a = ptt.fmatrix()
         g = pt.function([a], (a ** 2).sum(axis=1))
-        rows["pytensor"] = timer(lambda: g(xv), 10)
+        fns["pytensor"] = lambda: g(xv)
     if (th := peers.torch()):
         tx = th.from_numpy(xv)
-        rows["torch"] = timer(lambda: (tx ** 2).sum(dim=1), 10)
+        fns["torch"] = lambda: (tx ** 2).sum(dim=1)
     if (j := peers.jax()):
         jx, jnp = j
         jf, ja = jx.jit(lambda a: (a ** 2).sum(axis=1)), jnp.asarray(xv)
-        rows["jax"] = timer(lambda: jf(ja).block_until_ready(), 10)
-    return rows
+        fns["jax"] = lambda: jf(ja).block_until_ready()
+    return timer.together(fns, 10)
 
 
 # --------------------------------------------------------------------------- softmax crossentropy
@@ -286,20 +289,20 @@ def softmax_xent(timer):
         c = -np.log(p[np.arange(256), yv]).mean()
         p[np.arange(256), yv] -= 1
         return c, p / 256
-    rows = {"mlc": timer(lambda: f(zv, yv), 20), "numpy": timer(numpy_fb, 20)}
+    fns = {"mlc": lambda: f(zv, yv), "numpy": numpy_fb}
     if (th := peers.torch()):
         tz, ty = th.from_numpy(zv).requires_grad_(True), th.from_numpy(yv)
 
         def torch_fb():
             c = th.nn.functional.cross_entropy(tz, ty)
             return th.autograd.grad(c, tz)
-        rows["torch"] = timer(torch_fb, 20)
+        fns["torch"] = torch_fb
     if (j := peers.jax()):
         jx, jnp = j
         fn = jx.jit(jx.value_and_grad(lambda a, b: -jnp.mean(jx.nn.log_softmax(a)[jnp.arange(256), b])))
         ja, jb = jnp.asarray(zv), jnp.asarray(yv)
-        rows["jax"] = timer(lambda: fn(ja, jb)[1].block_until_ready(), 20)
-    return rows
+        fns["jax"] = lambda: fn(ja, jb)[1].block_until_ready()
+    return timer.together(fns, 20)
 
 
 # --------------------------------------------------------------------------- rewrites
@@ -355,11 +358,10 @@ def fashion_epoch(timer):
         def products_epoch():
             for idx in batches:
                 products.step(train.X[idx], W1, W2)
-        rows = {"mlc": timer(mlc_epoch, 1), "numpy": timer(numpy_epoch, 1),
-                "products alone (numpy)": timer(products_epoch, 1)}
+        fns = {"mlc": mlc_epoch, "numpy": numpy_epoch, "products alone (numpy)": products_epoch}
         if (th := peers.torch()):
-            rows["torch"] = timer(_torch_epoch(th, train, batches), 1)
-        return rows
+            fns["torch"] = _torch_epoch(th, train, batches)
+        return timer.together(fns, 1)
 
 
 def _torch_epoch(th, train, batches):
