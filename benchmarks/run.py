@@ -19,6 +19,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import mlc  # noqa: E402,F401  (before NumPy, as mlc-train does: OpenBLAS reads mlc's thread timeout as it loads)
 import workloads  # noqa: E402
 
 
