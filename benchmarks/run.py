@@ -19,7 +19,8 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import mlc  # noqa: E402,F401  (before NumPy, as mlc-train does: OpenBLAS reads mlc's thread timeout as it loads)
+# mlc before NumPy, as mlc-train imports them: OpenBLAS reads mlc's thread timeout as it loads
+import mlc  # noqa: E402
 import workloads  # noqa: E402
 
 
@@ -80,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.names or (["elemwise", "mlp"] if args.device else list(workloads.WORKLOADS))
     if args.device:
-        import mlc
         mlc.config.device, mlc.config.force_device = args.device, True
         print(f"# mlc on device {args.device}; NumPy and the peers on their default devices")
     unknown = set(names) - set(workloads.WORKLOADS)
