@@ -93,3 +93,93 @@ def test_a_kernel_with_more_operands_than_the_fast_path_takes_still_runs(rng):
     values = [rng.normal(size=3) for _ in xs]
     got = theano.function(xs, total)(*values)
     np.testing.assert_allclose(got, values[0] + 1.5 * sum(values[1:]), rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- reductions
+def _counting_python_path(monkeypatch):
+    """Counts the calls that reach ReduceThunk's Python path (patched before compiling: the
+    fast path's fallback is bound when the thunk is made)."""
+    from mlc.compiler.runtime.cpu.thunks import ReduceThunk
+    calls = []
+    original = ReduceThunk.__call__
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+    monkeypatch.setattr(ReduceThunk, "__call__", counted)
+    return calls
+
+
+def test_the_vm_calls_the_reduction_fast_path():
+    x = T.fmatrix("x")
+    calls = f"{[type(c).__name__ for c in theano.function([x], (x * x).sum(axis=1)).maker.linked.instance().vm.calls]}"
+    assert "ReduceCall" in calls
+
+
+def test_reductions_take_the_fast_path_for_the_shape_last_seen_by_the_python_path(monkeypatch, rng):
+    python = _counting_python_path(monkeypatch)
+    x = T.dmatrix("x")
+    f = theano.function([x], [x.sum(axis=0), (x * x).max(axis=1)])
+    a, b = rng.normal(size=(6, 5)), rng.normal(size=(2, 5))  # a minibatch, then a last smaller one
+    for value, python_calls in ((a, 2), (a, 2), (a, 2), (b, 4), (b, 4), (a, 6), (a, 6)):
+        got = f(value)
+        np.testing.assert_allclose(got[0], value.sum(axis=0), rtol=1e-13)
+        np.testing.assert_array_equal(got[1], (value * value).max(axis=1))
+        assert len(python) == python_calls  # two reductions: the Python path only where the shape changed
+
+
+REDUCE_LAYOUTS = {  # name: the inputs of sum((x - y) ** 2, axis=0)
+    "contiguous": (lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]),
+    "broadcast": (lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(1, 3))]),
+    "transposed": (lambda rng: [rng.normal(size=(3, 4)).T, rng.normal(size=(4, 3))]),
+    "empty rows": (lambda rng: [np.zeros((0, 3)), np.zeros((0, 3))]),
+    "empty columns": (lambda rng: [np.zeros((4, 0)), np.zeros((4, 0))]),
+}
+
+
+def test_every_layout_of_a_fused_reduction_gives_the_python_paths_result(rng):
+    made = {}
+    for name in sorted(REDUCE_LAYOUTS) * 2:  # and again, in an order that changes the shape each time
+        a, b = REDUCE_LAYOUTS[name](rng)
+        row = b.shape[0] == 1
+        if row not in made:
+            x, y = T.dmatrix("x"), (T.drow if row else T.dmatrix)("y")
+            out = ((x - y) ** 2).sum(axis=0)
+            made[row] = theano.function([x, y], out), theano.function([x, y], out, mode=PY)
+        fast, slow = made[row]
+        for _ in range(2):
+            got = fast(a, b)
+            assert got.shape == (a.shape[1],)
+            np.testing.assert_allclose(got, slow(a, b), rtol=1e-13, err_msg=name)
+
+
+def test_an_empty_maximum_raises_after_the_fast_path_took_other_shapes(rng):
+    x = T.dmatrix("x")
+    f = theano.function([x], x.max(axis=0))
+    f(rng.normal(size=(3, 4)))
+    f(rng.normal(size=(3, 4)))
+    with pytest.raises(ValueError, match="empty axis"):
+        f(np.zeros((0, 4)))
+    np.testing.assert_array_equal(f(np.ones((3, 4))), np.ones(4))
+
+
+def test_reduction_results_are_the_callers_and_threads_get_their_own(rng):
+    x = T.dvector("x")
+    f = theano.function([x], T.sqr(x).sum())
+    v = rng.normal(size=5)
+    before = sys.getrefcount(v)
+    first, second = f(v), f(v)
+    assert first is not second and np.allclose(first, (v * v).sum()) and sys.getrefcount(v) == before
+    values = [rng.normal(size=60_000) for _ in range(4)]  # large enough to release the GIL
+    results = [None] * 4
+
+    def work(k):
+        for _ in range(20):
+            results[k] = f(values[k])
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for v, r in zip(values, results):
+        np.testing.assert_allclose(r, (v * v).sum(), rtol=1e-12)

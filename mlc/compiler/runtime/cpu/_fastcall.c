@@ -1,6 +1,8 @@
-/* The per-call fast path of compiled elementwise kernels (see fastcall.py): FlatCall
- * objects run one kernel ``void k(long n, void *operand0, ...)`` on C-contiguous operands of
- * one shape. Built when mlc is installed (setup.py); without it mlc runs the Python path. */
+/* The per-call fast path of compiled loop kernels (see fastcall.py): FlatCall objects run
+ * one elementwise kernel ``void k(long n, void *operand0, ...)`` on C-contiguous operands of
+ * one shape; ReduceCall objects one reduction kernel on C-contiguous inputs of the shape
+ * whose layout they remember. Built when mlc is installed (setup.py); without it mlc runs
+ * the Python path. */
 #define PY_SSIZE_T_CLEAN
 #include <stddef.h>
 #include <Python.h>
@@ -183,15 +185,210 @@ static PyTypeObject FlatCallType = {
     .tp_doc = "One elementwise kernel over C-contiguous operands of one shape.",
 };
 
+/* ReduceCall: one reduction kernel ``void k(int nk, int nr, long *kept, long *reduced,
+ * long *kept_strides, long *reduced_strides, void *operand0, ...)`` on C-contiguous inputs of
+ * the one shape whose loop layout the thunk's Python path remembered (remember()). */
+#define MAX_REDUCE_OPERANDS 8
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *ins, *out_cell, *buffer, *fallback;
+    PyObject *held;  /* the four int64 arrays of the remembered layout, or NULL */
+    void *kernel;
+    void *layout[4];
+    int n_in, typenum, nd, out_nd, nk, nr;
+    npy_intp dims[NPY_MAXDIMS], out_dims[NPY_MAXDIMS];
+} ReduceCall;
+
+static void run_reduce(ReduceCall *self, void **p) {
+    void **l = self->layout;
+    const int nk = self->nk, nr = self->nr;
+    typedef void *v;
+    switch (self->n_in + 1) {
+    case 2: ((void (*)(int, int, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1]); break;
+    case 3: ((void (*)(int, int, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2]); break;
+    case 4: ((void (*)(int, int, v, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2], p[3]); break;
+    case 5: ((void (*)(int, int, v, v, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2], p[3], p[4]); break;
+    case 6: ((void (*)(int, int, v, v, v, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2], p[3], p[4], p[5]); break;
+    case 7: ((void (*)(int, int, v, v, v, v, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2], p[3], p[4], p[5], p[6]); break;
+    case 8: ((void (*)(int, int, v, v, v, v, v, v, v, v, v, v, v, v))self->kernel)(nk, nr, l[0], l[1], l[2], l[3], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]); break;
+    }
+}
+
+static PyObject *reduce_call(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    ReduceCall *self = (ReduceCall *)obj;
+    void *p[MAX_REDUCE_OPERANDS];
+    if (self->held == NULL) return PyObject_CallNoArgs(self->fallback);
+    npy_intp size = 0;
+    for (int i = 0; i < self->n_in; i++) {
+        PyObject *v = PyList_GET_ITEM(PyTuple_GET_ITEM(self->ins, i), 0);
+        if (!PyArray_CheckExact(v) || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)v)
+                || !same_shape((PyArrayObject *)v, self->nd, self->dims))
+            return PyObject_CallNoArgs(self->fallback);
+        p[i] = PyArray_DATA((PyArrayObject *)v);
+        size = PyArray_SIZE((PyArrayObject *)v);
+    }
+    PyObject *out = NULL;
+    if (self->buffer != Py_None) {
+        PyObject *kept = PyList_GET_ITEM(self->buffer, 0);
+        if (PyArray_CheckExact(kept) && same_shape((PyArrayObject *)kept, self->out_nd, self->out_dims)) out = kept;
+    }
+    if (out == NULL) {
+        out = PyArray_SimpleNew(self->out_nd, self->out_dims, self->typenum);
+        if (out == NULL) return NULL;
+        if (self->buffer != Py_None) { Py_INCREF(out); PyList_SetItem(self->buffer, 0, out); }
+    } else {
+        Py_INCREF(out);
+    }
+    p[self->n_in] = PyArray_DATA((PyArrayObject *)out);
+    if (size >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        run_reduce(self, p);
+        Py_END_ALLOW_THREADS
+    } else {
+        run_reduce(self, p);
+    }
+    PyList_SetItem(self->out_cell, 0, out);  /* steals the reference */
+    Py_RETURN_NONE;
+}
+
+static int read_dims(PyObject *tuple, npy_intp *dims, int *nd) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) > NPY_MAXDIMS) {
+        PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: shapes must be tuples of at most 32 dims");
+        return -1;
+    }
+    *nd = (int)PyTuple_GET_SIZE(tuple);
+    for (int d = 0; d < *nd; d++) {
+        dims[d] = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, d));
+        if (dims[d] < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: negative dim");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* remember(shape, out_shape, nk, nr, held): run the kernel with this layout (``held``: the
+ * four C-contiguous int64 arrays of kept dims, reduced dims, kept strides and reduced
+ * strides, kept alive here) whenever every input is C-contiguous of ``shape``. */
+static PyObject *reduce_remember(ReduceCall *self, PyObject *args) {
+    PyObject *shape, *out_shape, *held;
+    int nk, nr;
+    if (!PyArg_ParseTuple(args, "O!O!iiO!", &PyTuple_Type, &shape, &PyTuple_Type, &out_shape, &nk, &nr,
+                          &PyTuple_Type, &held))
+        return NULL;
+    if (PyTuple_GET_SIZE(held) != 4) {
+        PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: held must be four arrays");
+        return NULL;
+    }
+    void *layout[4];
+    for (int k = 0; k < 4; k++) {
+        PyObject *a = PyTuple_GET_ITEM(held, k);
+        if (!PyArray_CheckExact(a) || PyArray_TYPE((PyArrayObject *)a) != NPY_INT64
+                || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a)) {
+            PyErr_SetString(PyExc_TypeError, "ReduceCall.remember: held must be C-contiguous int64 arrays");
+            return NULL;
+        }
+        layout[k] = PyArray_DATA((PyArrayObject *)a);
+    }
+    npy_intp dims[NPY_MAXDIMS], out_dims[NPY_MAXDIMS];
+    int nd, out_nd;
+    if (read_dims(shape, dims, &nd) < 0 || read_dims(out_shape, out_dims, &out_nd) < 0) return NULL;
+    Py_INCREF(held);
+    Py_XSETREF(self->held, held);
+    memcpy(self->layout, layout, sizeof(layout));
+    memcpy(self->dims, dims, sizeof(dims));
+    memcpy(self->out_dims, out_dims, sizeof(out_dims));
+    self->nd = nd; self->out_nd = out_nd; self->nk = nk; self->nr = nr;
+    Py_RETURN_NONE;
+}
+
+static PyObject *reduce_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *ins, *out_cell, *buffer, *fallback;
+    unsigned long long kernel;
+    int typenum;
+    if (!PyArg_ParseTuple(args, "O!O!OOKi", &PyTuple_Type, &ins, &PyList_Type, &out_cell, &buffer, &fallback,
+                          &kernel, &typenum))
+        return NULL;
+    const Py_ssize_t n = PyTuple_GET_SIZE(ins);
+    if (n < 1 || n + 1 > MAX_REDUCE_OPERANDS) {
+        PyErr_SetString(PyExc_ValueError, "ReduceCall: 1 to 7 inputs");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *cell = PyTuple_GET_ITEM(ins, i);
+        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) {
+            PyErr_SetString(PyExc_TypeError, "ReduceCall: cells must be one-element lists");
+            return NULL;
+        }
+    }
+    if (PyList_GET_SIZE(out_cell) != 1 || (buffer != Py_None && (!PyList_Check(buffer) || PyList_GET_SIZE(buffer) != 1))) {
+        PyErr_SetString(PyExc_TypeError, "ReduceCall: cells must be one-element lists");
+        return NULL;
+    }
+    ReduceCall *self = (ReduceCall *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = reduce_call;
+    Py_INCREF(ins); self->ins = ins;
+    Py_INCREF(out_cell); self->out_cell = out_cell;
+    Py_INCREF(buffer); self->buffer = buffer;
+    Py_INCREF(fallback); self->fallback = fallback;
+    self->held = NULL;
+    self->kernel = (void *)(uintptr_t)kernel;
+    self->n_in = (int)n; self->typenum = typenum;
+    return (PyObject *)self;
+}
+
+static int reduce_traverse(ReduceCall *self, visitproc visit, void *arg) {
+    Py_VISIT(self->ins); Py_VISIT(self->out_cell); Py_VISIT(self->buffer); Py_VISIT(self->fallback);
+    Py_VISIT(self->held);
+    return 0;
+}
+
+static int reduce_clear(ReduceCall *self) {
+    Py_CLEAR(self->ins); Py_CLEAR(self->out_cell); Py_CLEAR(self->buffer); Py_CLEAR(self->fallback);
+    Py_CLEAR(self->held);
+    return 0;
+}
+
+static void reduce_dealloc(ReduceCall *self) {
+    PyObject_GC_UnTrack(self);
+    reduce_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef reduce_methods[] = {
+    {"remember", (PyCFunction)reduce_remember, METH_VARARGS, "Remember the loop layout of one input shape."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ReduceCallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mlc.compiler.runtime.cpu._fastcall.ReduceCall",
+    .tp_basicsize = sizeof(ReduceCall),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(ReduceCall, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = reduce_new,
+    .tp_traverse = (traverseproc)reduce_traverse,
+    .tp_clear = (inquiry)reduce_clear,
+    .tp_dealloc = (destructor)reduce_dealloc,
+    .tp_methods = reduce_methods,
+    .tp_doc = "One reduction kernel over C-contiguous inputs of the shape whose layout it remembers.",
+};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcall", NULL, -1, NULL};
 
 PyMODINIT_FUNC PyInit__fastcall(void) {
     import_array();
-    if (PyType_Ready(&FlatCallType) < 0) return NULL;
+    if (PyType_Ready(&FlatCallType) < 0 || PyType_Ready(&ReduceCallType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&FlatCallType);
     if (PyModule_AddObject(m, "FlatCall", (PyObject *)&FlatCallType) < 0) return NULL;
+    Py_INCREF(&ReduceCallType);
+    if (PyModule_AddObject(m, "ReduceCall", (PyObject *)&ReduceCallType) < 0) return NULL;
     if (PyModule_AddIntConstant(m, "MAX_OPERANDS", MAX_OPERANDS) < 0) return NULL;
     return m;
 }

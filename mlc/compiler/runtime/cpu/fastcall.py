@@ -1,9 +1,10 @@
-"""The per-call fast path of compiled elementwise kernels: ``_fastcall.c``, a small CPython
-extension built when mlc is installed, whose ``FlatCall`` objects run one kernel on
-C-contiguous operands of one shape (read the cells, take the data pointers, reuse or
+"""The per-call fast path of compiled loop kernels: ``_fastcall.c``, a small CPython
+extension built when mlc is installed, whose ``FlatCall`` objects run one elementwise kernel
+on C-contiguous operands of one shape (read the cells, take the data pointers, reuse or
 allocate the output, call the kernel) in ~0.1 µs, where the same steps through cffi cost
-~2.5 µs. Anything else (broadcasting, strides, values that are not arrays) goes to the
-thunk's Python path. Where the extension could not be built (no compiler when installing),
+~2.5 µs; ``ReduceCall`` objects do the same for a reduction kernel, with the loop layout its
+thunk's Python path worked out for that shape. Anything else (broadcasting, strides, values
+that are not arrays) goes to the thunk's Python path. Where the extension could not be built (no compiler when installing),
 every call takes the Python path and nothing else changes.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ except ImportError:  # installed without a C compiler: the Python path only
 
 # Operands (inputs and output) of the largest kernel the fast path takes.
 MAX_OPERANDS = _fastcall.MAX_OPERANDS if _fastcall is not None else 0
+MAX_REDUCE_OPERANDS = 8
 
 
 def available() -> bool:
@@ -38,3 +40,15 @@ def flat_call(ins: list, out_cell: list, buffer: list | None, fallback: Callable
         return None
     return _fastcall.FlatCall(tuple(ins), out_cell, buffer, fallback, address(kernel), bytes(map(bool, scalar)),
                               lead, -1 if inplace is None else inplace, np.dtype(dtype).num)
+
+
+def reduce_call(ins: list, out_cell: list, buffer: list | None, fallback: Callable[[], None], kernel: Any,
+                dtype: str) -> Any:
+    """A ``ReduceCall`` running the reduction ``kernel`` (``void(int nk, int nr, void* kept,
+    void* reduced, void* kept_strides, void* reduced_strides, void*...)``) on the arrays in
+    the cells ``ins`` into ``out_cell`` once ``remember(shape, out_shape, nk, nr, held)`` has
+    given it the layout for C-contiguous inputs of ``shape``, else calling ``fallback``; None
+    when there is no fast path for it."""
+    if _fastcall is None or not ins or len(ins) + 1 > MAX_REDUCE_OPERANDS:
+        return None
+    return _fastcall.ReduceCall(tuple(ins), out_cell, buffer, fallback, address(kernel), np.dtype(dtype).num)

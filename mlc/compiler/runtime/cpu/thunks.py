@@ -155,6 +155,11 @@ class ReduceThunk:
         self.op = kernel.reduce_op
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
         self.layouts: dict = {}  # loop descriptions by operand shapes and strides (stable across calls)
+        # What the VM calls: the C fast path, which runs the layouts this Python path
+        # remembers for it (C-contiguous inputs of one shape), falling back to __call__.
+        self.fast = fastcall.reduce_call(ins, self.out, self.buffer.cell if reusable else None, self.__call__,
+                                         self.fn, node.outputs[0].dtype)
+        self.call = self.fast or self
 
     def __call__(self) -> None:
         arrays = [c[0] for c in self.ins]
@@ -171,6 +176,11 @@ class ReduceThunk:
                 if len(self.layouts) > 16:
                     self.layouts.clear()
                 layout = self.layouts[key] = self._layout(arrays, shape, out)
+            if self.fast is not None and out.flags.c_contiguous and all(
+                    a.shape == shape and a.flags.c_contiguous and type(a) is np.ndarray for a in arrays):
+                # the fast path takes the calls with this shape from now on (another shape
+                # came through here since it last did: a last, smaller minibatch)
+                self.fast.remember(shape, out.shape, layout[0][0], layout[0][1], tuple(layout[1]))
             ptr = self.ptr
             self.fn(*layout[0], *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
