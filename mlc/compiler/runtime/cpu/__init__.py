@@ -14,7 +14,7 @@ from ...config import config
 from ...fgraph import FunctionGraph, memory_sources
 from ...graph import Apply
 from ..backend import warn_once
-from . import blas, bn, conv, pool, toolchain, xent  # noqa: F401  (these register their thunks)
+from . import blas, bn, conv, pool, toolchain, views, xent  # noqa: F401  (these register their thunks)
 from .thunks import REGISTRY, Pointers, library_program
 
 
