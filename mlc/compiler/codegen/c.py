@@ -4,9 +4,9 @@ Each elementwise kernel ``kN`` gets two entry points: ``kN_flat`` (every operand
 or a single element: one vectorisable loop, OpenMP above a size threshold) and
 ``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
 the last dim; a row whose operands are all contiguous runs the flat loop, ``kN_run``, with
-unit-stride vector loads and vector math). A 0-d kernel gets ``kN_flat`` alone, a plain loop. A reduction kernel
-``kN_reduce`` loops over the kept dims (in parallel; a full reduction has no such loop) and
-accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
+unit-stride vector loads and vector math). A 0-d kernel gets ``kN_flat`` alone, a plain
+loop. A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel; a full
+reduction has no such loop) and accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
 buffers come as ``void*`` (what cffi passes from any array). The C compiler's time is most
 of a first compile: code that cannot run is not written.
 """
