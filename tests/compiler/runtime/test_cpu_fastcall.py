@@ -67,21 +67,26 @@ def test_in_place_updates_of_shared_variables(rng):
     np.testing.assert_allclose(w.get_value(), 1 - 1.5 * np.arange(4.0))
 
 
-def test_calls_from_several_threads_each_get_their_own_results(rng):
-    x = T.dvector("x")
-    f = theano.function([x], T.sqrt(x) * 3)
-    values = [rng.uniform(1, 2, size=50_000) for _ in range(4)]  # large enough to release the GIL
-    results = [None] * 4
+def _in_threads(f, values):
+    """``f(v)`` for each of ``values``, 20 times over, each value in its own thread."""
+    results = [None] * len(values)
 
     def work(k):
         for _ in range(20):
             results[k] = f(values[k])
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(values))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for v, r in zip(values, results):
+    return results
+
+
+def test_calls_from_several_threads_each_get_their_own_results(rng):
+    x = T.dvector("x")
+    f = theano.function([x], T.sqrt(x) * 3)
+    values = [rng.uniform(1, 2, size=50_000) for _ in range(4)]  # large enough to release the GIL
+    for v, r in zip(values, _in_threads(f, values)):
         np.testing.assert_allclose(r, np.sqrt(v) * 3)
 
 
@@ -171,15 +176,5 @@ def test_reduction_results_are_the_callers_and_threads_get_their_own(rng):
     first, second = f(v), f(v)
     assert first is not second and np.allclose(first, (v * v).sum()) and sys.getrefcount(v) == before
     values = [rng.normal(size=60_000) for _ in range(4)]  # large enough to release the GIL
-    results = [None] * 4
-
-    def work(k):
-        for _ in range(20):
-            results[k] = f(values[k])
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for v, r in zip(values, results):
+    for v, r in zip(values, _in_threads(f, values)):
         np.testing.assert_allclose(r, (v * v).sum(), rtol=1e-12)

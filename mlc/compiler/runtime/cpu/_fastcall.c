@@ -28,6 +28,35 @@ static int same_shape(PyArrayObject *a, int nd, npy_intp *dims) {
     return PyArray_NDIM(a) == nd && PyArray_CompareLists(PyArray_DIMS(a), dims, nd);
 }
 
+/* The cells a call reads and writes are one-element lists (``buffer`` may be None). */
+static int check_cells(const char *what, PyObject *ins, PyObject *out_cell, PyObject *buffer) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ins); i++) {
+        PyObject *cell = PyTuple_GET_ITEM(ins, i);
+        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) goto bad;
+    }
+    if (PyList_GET_SIZE(out_cell) != 1 || (buffer != Py_None && (!PyList_Check(buffer) || PyList_GET_SIZE(buffer) != 1)))
+        goto bad;
+    return 0;
+bad:
+    PyErr_Format(PyExc_TypeError, "%s: cells must be one-element lists", what);
+    return -1;
+}
+
+/* A new reference to the output: the kept buffer when it has the shape, else a new array
+ * (kept in the buffer, when there is one). */
+static PyObject *output(PyObject *buffer, int nd, npy_intp *dims, int typenum) {
+    if (buffer != Py_None) {
+        PyObject *kept = PyList_GET_ITEM(buffer, 0);
+        if (PyArray_CheckExact(kept) && same_shape((PyArrayObject *)kept, nd, dims)) {
+            Py_INCREF(kept);
+            return kept;
+        }
+    }
+    PyObject *out = PyArray_SimpleNew(nd, dims, typenum);
+    if (out != NULL && buffer != Py_None) { Py_INCREF(out); PyList_SetItem(buffer, 0, out); }
+    return out;
+}
+
 static void run(FlatCall *self, long size, void **p) {
     switch (self->n_in + 1) {
     case 2: ((void (*)(long, void*, void*))self->kernel)(size, p[0], p[1]); break;
@@ -95,17 +124,8 @@ static PyObject *flat_call(PyObject *obj, PyObject *const *args, size_t nargsf, 
         PyArrayObject *target = arrays[self->inplace];
         if (same_shape(target, nd, dims) && PyArray_ISWRITEABLE(target)) out = (PyObject *)target;
     }
-    if (out == NULL && self->buffer != Py_None) {
-        PyObject *kept = PyList_GET_ITEM(self->buffer, 0);
-        if (PyArray_CheckExact(kept) && same_shape((PyArrayObject *)kept, nd, dims)) out = kept;
-    }
-    if (out == NULL) {
-        out = PyArray_SimpleNew(nd, dims, self->typenum);
-        if (out == NULL) return NULL;
-        if (self->buffer != Py_None) { Py_INCREF(out); PyList_SetItem(self->buffer, 0, out); }
-    } else {
-        Py_INCREF(out);
-    }
+    if (out != NULL) Py_INCREF(out);
+    else if ((out = output(self->buffer, nd, dims, self->typenum)) == NULL) return NULL;
     p[n] = PyArray_DATA((PyArrayObject *)out);
     const npy_intp size = PyArray_SIZE((PyArrayObject *)out);
     if (size >= RELEASE_GIL_AT) {
@@ -131,17 +151,7 @@ static PyObject *flat_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
         PyErr_SetString(PyExc_ValueError, "FlatCall: inconsistent operands");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *cell = PyTuple_GET_ITEM(ins, i);
-        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) {
-            PyErr_SetString(PyExc_TypeError, "FlatCall: cells must be one-element lists");
-            return NULL;
-        }
-    }
-    if (PyList_GET_SIZE(out_cell) != 1 || (buffer != Py_None && (!PyList_Check(buffer) || PyList_GET_SIZE(buffer) != 1))) {
-        PyErr_SetString(PyExc_TypeError, "FlatCall: cells must be one-element lists");
-        return NULL;
-    }
+    if (check_cells("FlatCall", ins, out_cell, buffer) < 0) return NULL;
     FlatCall *self = (FlatCall *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->vectorcall = flat_call;
@@ -229,18 +239,8 @@ static PyObject *reduce_call(PyObject *obj, PyObject *const *args, size_t nargsf
         p[i] = PyArray_DATA((PyArrayObject *)v);
         size = PyArray_SIZE((PyArrayObject *)v);
     }
-    PyObject *out = NULL;
-    if (self->buffer != Py_None) {
-        PyObject *kept = PyList_GET_ITEM(self->buffer, 0);
-        if (PyArray_CheckExact(kept) && same_shape((PyArrayObject *)kept, self->out_nd, self->out_dims)) out = kept;
-    }
-    if (out == NULL) {
-        out = PyArray_SimpleNew(self->out_nd, self->out_dims, self->typenum);
-        if (out == NULL) return NULL;
-        if (self->buffer != Py_None) { Py_INCREF(out); PyList_SetItem(self->buffer, 0, out); }
-    } else {
-        Py_INCREF(out);
-    }
+    PyObject *out = output(self->buffer, self->out_nd, self->out_dims, self->typenum);
+    if (out == NULL) return NULL;
     p[self->n_in] = PyArray_DATA((PyArrayObject *)out);
     if (size >= RELEASE_GIL_AT) {
         Py_BEGIN_ALLOW_THREADS
@@ -316,17 +316,7 @@ static PyObject *reduce_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
         PyErr_SetString(PyExc_ValueError, "ReduceCall: 1 to 7 inputs");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *cell = PyTuple_GET_ITEM(ins, i);
-        if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) {
-            PyErr_SetString(PyExc_TypeError, "ReduceCall: cells must be one-element lists");
-            return NULL;
-        }
-    }
-    if (PyList_GET_SIZE(out_cell) != 1 || (buffer != Py_None && (!PyList_Check(buffer) || PyList_GET_SIZE(buffer) != 1))) {
-        PyErr_SetString(PyExc_TypeError, "ReduceCall: cells must be one-element lists");
-        return NULL;
-    }
+    if (check_cells("ReduceCall", ins, out_cell, buffer) < 0) return NULL;
     ReduceCall *self = (ReduceCall *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->vectorcall = reduce_call;
