@@ -27,8 +27,8 @@ class ViewCall:
 @REGISTRY.register(DimShuffle)
 def dimshuffle_call(node: Apply, ins: list, outs: list, context: Any) -> ViewCall | None:
     op = node.op
-    if op.drop:  # dropping a dim checks that it has length 1: perform's reshape does
-        return None
+    if op.drop or not op.new_order:  # dropping a dim checks that it has length 1 (perform's
+        return None                   # reshape does); a 0-d result must stay an array
     cell, out = ins[0], outs[0]
     order = op.shuffle
     index = tuple(None if d == "x" else slice(None) for d in op.new_order)
