@@ -178,3 +178,14 @@ def test_reduction_results_are_the_callers_and_threads_get_their_own(rng):
     values = [rng.normal(size=60_000) for _ in range(4)]  # large enough to release the GIL
     for v, r in zip(values, _in_threads(f, values)):
         np.testing.assert_allclose(r, (v * v).sum(), rtol=1e-12)
+
+
+def test_a_reduction_with_more_inputs_than_the_fast_path_takes_still_runs(rng):
+    xs = [T.dvector(f"x{k}") for k in range(fastcall.MAX_REDUCE_OPERANDS + 1)]
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x * 1.5
+    f = theano.function(xs, total.sum())
+    values = [rng.normal(size=3) for _ in xs]
+    for _ in range(2):
+        np.testing.assert_allclose(f(*values), (values[0] + 1.5 * sum(values[1:])).sum(), rtol=1e-13)

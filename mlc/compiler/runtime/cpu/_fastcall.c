@@ -380,5 +380,6 @@ PyMODINIT_FUNC PyInit__fastcall(void) {
     Py_INCREF(&ReduceCallType);
     if (PyModule_AddObject(m, "ReduceCall", (PyObject *)&ReduceCallType) < 0) return NULL;
     if (PyModule_AddIntConstant(m, "MAX_OPERANDS", MAX_OPERANDS) < 0) return NULL;
+    if (PyModule_AddIntConstant(m, "MAX_REDUCE_OPERANDS", MAX_REDUCE_OPERANDS) < 0) return NULL;
     return m;
 }

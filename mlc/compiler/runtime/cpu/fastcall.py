@@ -4,8 +4,9 @@ on C-contiguous operands of one shape (read the cells, take the data pointers, r
 allocate the output, call the kernel) in ~0.1 µs, where the same steps through cffi cost
 ~2.5 µs; ``ReduceCall`` objects do the same for a reduction kernel, with the loop layout its
 thunk's Python path worked out for that shape. Anything else (broadcasting, strides, values
-that are not arrays) goes to the thunk's Python path. Where the extension could not be built (no compiler when installing),
-every call takes the Python path and nothing else changes.
+that are not arrays) goes to the thunk's Python path. Where the extension could not be
+built (no compiler when installing), every call takes the Python path and nothing else
+changes.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ except ImportError:  # installed without a C compiler: the Python path only
 
 # Operands (inputs and output) of the largest kernel the fast path takes.
 MAX_OPERANDS = _fastcall.MAX_OPERANDS if _fastcall is not None else 0
-MAX_REDUCE_OPERANDS = 8
+MAX_REDUCE_OPERANDS = _fastcall.MAX_REDUCE_OPERANDS if _fastcall is not None else 0
 
 
 def available() -> bool:
