@@ -86,6 +86,14 @@ class ConvParams:
             raise ValueError(f"{what}: filters of shape {tuple(kshape)} (dilation {self.filter_dilation}) are larger "
                              f"than the padded input of shape {tuple(ishape)}")
 
+    def check_gradient(self, ishape: Sequence[int], kshape: Sequence[int], gshape: Sequence[int], what: str) -> None:
+        """``check``, and that the output's gradient has the output's shape."""
+        self.check(ishape, kshape, what)
+        expected = self.out_shape(ishape, kshape)
+        if tuple(gshape) != expected:
+            raise ValueError(f"{what}: output gradient of shape {tuple(gshape)} does not fit an input of shape "
+                             f"{tuple(ishape)} and filters {tuple(kshape)} (expected {expected})")
+
     def filters(self, w: np.ndarray) -> np.ndarray:
         return w[:, :, ::-1, ::-1] if self.filter_flip else w
 
@@ -222,7 +230,7 @@ class Conv2dGradWeights(_ConvOp):
     def perform(self, node, inputs, output_storage, lowering: Any = None):
         x, gout, shape = inputs
         kshape = tuple(int(s) for s in shape)
-        self.check(x.shape, kshape, "conv2d_grad_wrt_weights")
+        self.check_gradient(x.shape, kshape, gout.shape, "conv2d_grad_wrt_weights")
         output_storage[0][0] = _grad_weights(self, x, gout, kshape,
                                              *((lowering.columns, lowering.matmul) if lowering else ()))
 
@@ -252,11 +260,7 @@ class Conv2dGradInputs(_ConvOp):
     def perform(self, node, inputs, output_storage, lowering: Any = None):
         w, gout, shape = inputs
         ishape = tuple(int(s) for s in shape)
-        self.check(ishape, w.shape, "conv2d_grad_wrt_inputs")
-        expected = self.out_shape(ishape, w.shape)
-        if gout.shape != expected:
-            raise ValueError(f"conv2d_grad_wrt_inputs: output gradient of shape {gout.shape} does not fit an input of "
-                             f"shape {ishape} and filters {w.shape} (expected {expected})")
+        self.check_gradient(ishape, w.shape, gout.shape, "conv2d_grad_wrt_inputs")
         output_storage[0][0] = _grad_inputs(self, w, gout, ishape,
                                             *((lowering.scatter, lowering.matmul) if lowering else ()))
 

@@ -103,24 +103,3 @@ def test_legacy_conv_and_clear_errors():
         g(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)))
     with pytest.raises(ValueError, match="border_mode must be"):
         T.nnet.conv2d(xs, ws, border_mode="same")
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_c_lowering_equals_perform_and_the_forward_im2col_is_reused(rng, dtype):
-    """In DEBUG mode every C thunk (im2col/col2im kernels, pooling) is checked against the
-    op's NumPy perform; in FAST_RUN the weights' gradient takes the forward's im2col."""
-    from mlc.compiler.runtime.cpu.conv import ConvThunk
-    from mlc.compiler.tensor.signal.pool import pool_2d
-    x, w1, w2 = (T.tensor(dtype, (False,) * 4, name=n) for n in ("x", "w1", "w2"))
-    h = pool_2d(T.nnet.relu(T.nnet.conv2d(x, w1, border_mode=(1, 2), subsample=(1, 2))), (2, 2), stride=(1, 2))
-    cost = (T.nnet.conv2d(h, w2, border_mode="half", filter_dilation=(2, 1)) ** 2).sum()
-    outs = [cost, *theano.grad(cost, [x, w1, w2])]
-    values = [rng.normal(size=(3, 2, 9, 11)).astype(dtype), rng.normal(size=(4, 2, 3, 3)).astype(dtype),
-              rng.normal(size=(5, 4, 3, 2)).astype(dtype)]
-    fast = theano.function([x, w1, w2], outs)
-    checked = theano.function([x, w1, w2], outs, mode="DEBUG")(*values)
-    tol = 1e-4 if dtype == "float32" else 1e-10
-    for a, b in zip(fast(*values), checked):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    thunks = [s[3] for s in fast.maker.vm.steps if isinstance(s[3], ConvThunk)]
-    assert any(t.leaves for t in thunks) and any(t.takes for t in thunks)

@@ -35,11 +35,11 @@ def _omp_set_num_threads(n):
     gomp.omp_set_num_threads(ctypes.c_int(n))
 
 
-@pytest.mark.skipif(blas._CORES < 2, reason="one core: nothing is split")
+@pytest.mark.skipif(blas.CORES < 2, reason="one core: nothing is split")
 def test_split_products_are_the_same_bits_whatever_the_thread_count(rng):
     A, B = operands(rng, "float32", 256, 784, 500, 0, 0)
     results = []
-    for threads in (blas._CORES, 1, blas._CORES):
+    for threads in (blas.CORES, 1, blas.CORES):
         C = np.empty((256, 500), "float32")
         blas.gemm(1.0, A, B, 0.0, C)  # loads the split kernels (and libgomp) on the first call
         _omp_set_num_threads(threads)

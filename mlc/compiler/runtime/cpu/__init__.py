@@ -53,8 +53,6 @@ class FunctionContext:
         self.pointers, self.lib = (Pointers(built[0]), built[1]) if built is not None else (None, None)
         # Buffers that may reach the caller: the outputs and what they view or overwrote.
         self.escaping = set().union(*[memory_sources(out) for out in fgraph.outputs])
-        self.nodes = nodes
-        self.scratch: dict = {}  # values one thunk leaves for a later one of the same call
 
     def reusable(self, node: Apply) -> bool:
         return node.outputs[0] not in self.escaping

@@ -113,7 +113,7 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     split = _splitter()
     if split is not None:  # every product, so that OpenBLAS's own threads never wake to compete
         by_rows = M * K > K * N  # share out the larger operand; each block reads all of the smaller
-        blocks = min(_CORES, (M if by_rows else N) // 32) if M * N * K >= SPLIT_WORK else 1
+        blocks = min(CORES, (M if by_rows else N) // 32) if M * N * K >= SPLIT_WORK else 1
         split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, max(blocks, 1), by_rows)
         return
     funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, _pointer(A), lda, _pointer(B), ldb, beta, _pointer(C), max(1, N))
@@ -137,14 +137,14 @@ def _pointer(a: np.ndarray) -> Any:
 
 
 SPLIT_WORK = 1 << 21  # multiply-adds from which a product is spread over the cores
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @lru_cache(maxsize=None)
 def _split_library() -> Any:
     from ...codegen.c_gemm import gemm_split_program
-    from . import CPU, toolchain
-    if "-fopenmp" not in toolchain.features()[0]:
+    from . import CPU
+    if not _openmp():
         return None  # no OpenMP: nothing to spread the blocks over
     return CPU.build(gemm_split_program("int64_t" if cblas()[2] else "int"))
 
@@ -158,16 +158,33 @@ def _splitter() -> Any:
     return None if made is None or made[1]() < 2 else made[0]
 
 
+def blas_pointers(ffi: Any) -> tuple[dict, Any, Any] | None:
+    """For C code that calls the BLAS itself on mlc's OpenMP threads: ``({dtype: cblas gemm},
+    OpenBLAS's set_num_threads, its get_num_threads)``, the first two as ``void*`` of ``ffi``
+    (the C code holds OpenBLAS to one thread while it runs); None where there is no OpenBLAS
+    or no OpenMP to run the calls on (``cblas()[2]`` says the gemm's integer type)."""
+    threads, blas = _openblas_threads(), cblas()
+    if threads is None or blas is None or not _openmp():
+        return None
+    gemms = {dt: ffi.cast("void*", native.address(f)) for dt, f in blas[1].items()}
+    return gemms, ffi.cast("void*", native.address(threads[0])), threads[1]
+
+
+@lru_cache(maxsize=None)
+def _openmp() -> bool:
+    from . import toolchain
+    return "-fopenmp" in toolchain.features()[0]
+
+
 @lru_cache(maxsize=None)
 def _split_function() -> tuple[Any, Any] | None:
     """``(split, OpenBLAS's get_num_threads)``, made once."""
-    threads = _openblas_threads()
-    built = _split_library() if threads is not None and _CORES >= 2 else None
-    if built is None:
+    built = _split_library() if CORES >= 2 and _openblas_threads() is not None else None
+    found = None if built is None else blas_pointers(built[0])
+    if found is None:
         return None
-    sffi, lib = built
-    pointers = {dt: sffi.cast("void*", native.address(f)) for dt, f in cblas()[1].items()}
-    set_threads, get_threads = sffi.cast("void*", native.address(threads[0])), threads[1]
+    lib = built[1]
+    pointers, set_threads, get_threads = found
     functions = {dt: getattr(lib, f"gemm_split_{dt}") for dt in pointers}
 
     def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
