@@ -142,44 +142,54 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         rstart = " ".join(f"long a{n} = b{n};" for n in names)
         rstep = " ".join(f"a{n} += idx * rst[{j}L * nr + d];" for j, n in enumerate(names))
         rsingle = " ".join(f"const long a{n} = b{n} + q * rst[{j}L];" for j, n in enumerate(names))
-        runit = " ".join(f"const long a{n} = b{n} + q;" for n in names)
+        runit = " ".join(f"const long a{n} = b{n} + q;" for n in names)  # the split full reduction's offsets
         unit_test = " && ".join(f"rst[{j}L] == 1" for j in range(nin)) or "1"
         simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
         parallel_pragma = f"#pragma omp parallel for simd schedule(static) reduction({simd or '+'}:acc)"
         accumulate = f"{' '.join(body)} acc = {combine.format(acc='acc', v=res)};"
 
-        def loop(pragma: str, offsets: str) -> str:
+        def loop(pragma: str, offsets: str, length: str = "inner") -> str:
             return f"""{{
             {pragma}
-            for (long q = 0; q < inner; q++) {{ {offsets} {accumulate} }}
+            for (long q = 0; q < {length}; q++) {{ {offsets} {accumulate} }}
         }}"""
-        unit_loop = loop(simd_pragma, runit)
-        if k.reduce_op == "add" and k.acc_dtype == "float64" and k.out_dtype == "float32":
+
+        def contiguous_run(length: str, base: str) -> str:
+            """Accumulates ``length`` values that follow each other from offsets ``{base}{n}``."""
+            at = " ".join(f"const long a{n} = {base}{n} + q;" for n in names)
+            if not (k.reduce_op == "add" and k.acc_dtype == "float64" and k.out_dtype == "float32"):
+                return loop(simd_pragma, at, length)
             # float32 sums: blocks of 256 summed in float32 vectors (twice the lanes of double),
             # each block's sum added in double: as accurate as one double accumulator to about an ulp
             part_step = f"{' '.join(body)} part += {res};"
-            # rows that are whole blocks get a loop of constant length (GCC vectorizes it better)
-            unit_loop = f"""{{
-            if (inner % 256 == 0) for (long q0 = 0; q0 < inner; q0 += 256) {{
+            # runs that are whole blocks get a loop of constant length (GCC vectorizes it better)
+            return f"""{{
+            if ({length} % 256 == 0) for (long q0 = 0; q0 < {length}; q0 += 256) {{
                 {out_t} part = 0;
                 #pragma omp simd reduction(+:part)
-                for (long q = q0; q < q0 + 256; q++) {{ {runit} {part_step} }}
+                for (long q = q0; q < q0 + 256; q++) {{ {at} {part_step} }}
                 acc += part;
             }}
-            else for (long q0 = 0; q0 < inner; q0 += 256) {{
-                const long q1 = q0 + 256 < inner ? q0 + 256 : inner;
+            else for (long q0 = 0; q0 < {length}; q0 += 256) {{
+                const long q1 = q0 + 256 < {length} ? q0 + 256 : {length};
                 {out_t} part = 0;
                 #pragma omp simd reduction(+:part)
-                for (long q = q0; q < q1; q++) {{ {runit} {part_step} }}
+                for (long q = q0; q < q1; q++) {{ {at} {part_step} }}
                 acc += part;
             }}
         }}"""
         # Two reduced axes (a batch and a spatial axis, as batch normalization reduces): nested
-        # loops instead of an index computed per element.
+        # loops instead of an index computed per element, the inner one a contiguous run where it is.
         rdouble = " ".join(f"const long a{n} = b{n} + q0 * rst[{2 * j}L] + q1 * rst[{2 * j + 1}L];"
                            for j, n in enumerate(names))
+        run_starts = " ".join(f"const long c{n} = b{n} + r0 * rst[{2 * j}L];" for j, n in enumerate(names))
+        inner_unit = " && ".join(f"rst[{2 * j + 1}L] == 1" for j in range(nin)) or "1"
         two_axes = f"""{{
-            for (long q0 = 0; q0 < rshape[0]; q0++) {{
+            if ({inner_unit}) for (long r0 = 0; r0 < rshape[0]; r0++) {{
+                {run_starts}
+                {contiguous_run("rshape[1]", "c")}
+            }}
+            else for (long q0 = 0; q0 < rshape[0]; q0++) {{
                 {simd_pragma}
                 for (long q1 = 0; q1 < rshape[1]; q1++) {{ {rdouble} {accumulate} }}
             }}
@@ -189,7 +199,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         odometer = (f"{rstart} long r2 = q; for (int d = nr - 1; d >= 0; d--) "
                     f"{{ long idx = r2 % rshape[d]; r2 /= rshape[d]; {rstep} }}")
         one_row = f"""{acc_t} acc = {init};
-        if (nr == 1 && ({unit_test})) {unit_loop}
+        if (nr == 1 && ({unit_test})) {contiguous_run("inner", "b")}
         else if (nr == 1) {loop(simd_pragma, rsingle)}
         {two_axes_branch}
         else {loop("", odometer)}

@@ -22,10 +22,16 @@ void bn_train_{dtype}(long A, long C, long B, double eps, const void* px, const 
     {omp}
     for (long c = 0; c < C; c++) {{
         double s = 0, v = 0;
-        for (long a = 0; a < A; a++) for (long b = 0; b < B; b++) s += x[(a * C + c) * B + b];
+        for (long a = 0; a < A; a++) {{
+            const {t}* xr = x + (a * C + c) * B;
+            #pragma omp simd reduction(+:s)
+            for (long b = 0; b < B; b++) s += xr[b];
+        }}
         const double mu = s / m;
-        for (long a = 0; a < A; a++) for (long b = 0; b < B; b++) {{
-            const double d = x[(a * C + c) * B + b] - mu; v += d * d;
+        for (long a = 0; a < A; a++) {{
+            const {t}* xr = x + (a * C + c) * B;
+            #pragma omp simd reduction(+:v)
+            for (long b = 0; b < B; b++) {{ const double d = xr[b] - mu; v += d * d; }}
         }}
         mean[c] = ({t})mu;
         inv[c] = ({t})(1.0 / sqrt(v / m + eps));
@@ -50,9 +56,10 @@ void bn_grad_{dtype}(long A, long C, long B, const void* px, const void* pg, con
     for (long c = 0; c < C; c++) {{
         double sb = 0, sg = 0;
         const double mu = mean[c], is = inv[c];
-        for (long a = 0; a < A; a++) for (long b = 0; b < B; b++) {{
-            const long k = (a * C + c) * B + b;
-            sb += dy[k]; sg += dy[k] * (x[k] - mu) * is;
+        for (long a = 0; a < A; a++) {{
+            const {t}* xr = x + (a * C + c) * B; const {t}* dyr = dy + (a * C + c) * B;
+            #pragma omp simd reduction(+:sb, sg)
+            for (long b = 0; b < B; b++) {{ sb += dyr[b]; sg += dyr[b] * (xr[b] - mu) * is; }}
         }}
         db[c] = ({t})sb; dg[c] = ({t})sg;
     }}

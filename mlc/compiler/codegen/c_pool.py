@@ -1,7 +1,7 @@
 """C kernels for 2-d pooling on the CPU: one plane (an image's channel) per OpenMP
 iteration, each output reading its window within the input's bounds (the padding is never
 read: max ignores it, averages count it or not). Max pooling records the first maximum of
-each window, which its gradient sends the output gradient to."""
+each window, which its gradient sends the output gradient to (finding it again)."""
 from __future__ import annotations
 
 from .program import EntryPoint, Program
@@ -19,30 +19,39 @@ def pool_program(dtype: str) -> Program:
     source = f"""#include <stdint.h>
 #include <string.h>
 
-void pool_max_{dtype}({sizes}, const void* px, void* pout, void* pidx) {{
-    const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout; int64_t* idx = (int64_t*)pidx;
+/* The offset in its plane of the first maximum of output (i, j)'s window. */
+static inline long window_max_{dtype}(const {t}* xp, long i, long j, long h, long w, long wh, long ww, long sh,
+                                     long sw, long ph, long pw) {{
+    {window}
+    long best = ra * w + ca;
+    {t} m = xp[best];
+    for (long r = ra; r < r1; r++) for (long c = ca; c < c1; c++)
+        if (xp[r * w + c] > m) {{ m = xp[r * w + c]; best = r * w + c; }}
+    return best;
+}}
+
+void pool_max_{dtype}({sizes}, const void* px, void* pout) {{
+    const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout;
     #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
     for (long p = 0; p < planes; p++) {{
         const {t}* xp = x + p * h * w;
-        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++) {{
-            {window}
-            long best = ra * w + ca;
-            {t} m = xp[best];
-            for (long r = ra; r < r1; r++) for (long c = ca; c < c1; c++)
-                if (xp[r * w + c] > m) {{ m = xp[r * w + c]; best = r * w + c; }}
-            out[(p * oh + i) * ow + j] = m;
-            idx[(p * oh + i) * ow + j] = best;
-        }}
+        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++)
+            out[(p * oh + i) * ow + j] = xp[window_max_{dtype}(xp, i, j, h, w, wh, ww, sh, sw, ph, pw)];
     }}
 }}
 
-void pool_max_grad_{dtype}({sizes}, const void* pidx, const void* pg, void* pgx) {{
-    const int64_t* idx = (const int64_t*)pidx; const {t}* g = (const {t}*)pg; {t}* gx = ({t}*)pgx;
+/* Each window's maximum found again (no index array to write and read back), the output
+   gradient added there. */
+void pool_max_grad_{dtype}({sizes}, const void* px, const void* pg, void* pgx) {{
+    const {t}* x = (const {t}*)px; const {t}* g = (const {t}*)pg; {t}* gx = ({t}*)pgx;
     #pragma omp parallel for schedule(static) if (planes * h * w > 200000)
     for (long p = 0; p < planes; p++) {{
+        const {t}* xp = x + p * h * w;
         {t}* gp = gx + p * h * w;
+        const {t}* gq = g + p * oh * ow;
         memset(gp, 0, sizeof({t}) * h * w);
-        for (long k = 0; k < oh * ow; k++) gp[idx[p * oh * ow + k]] += g[p * oh * ow + k];
+        for (long i = 0; i < oh; i++) for (long j = 0; j < ow; j++)
+            gp[window_max_{dtype}(xp, i, j, h, w, wh, ww, sh, sw, ph, pw)] += gq[i * ow + j];
     }}
 }}
 
@@ -79,8 +88,9 @@ void pool_sum_grad_{dtype}({sizes}, int mode, const void* pg, void* pgx) {{
 """
     ints = tuple(("int", "long") for _ in SIZES)
     mode = (("int", "int"),)
-    entries = (EntryPoint(f"pool_max_{dtype}", ints + (("buffer", dtype), ("buffer", dtype), ("buffer", "int64"))),
-               EntryPoint(f"pool_max_grad_{dtype}", ints + (("buffer", "int64"), ("buffer", dtype), ("buffer", dtype))),
+    buf = ("buffer", dtype)
+    entries = (EntryPoint(f"pool_max_{dtype}", ints + (buf, buf)),
+               EntryPoint(f"pool_max_grad_{dtype}", ints + (buf, buf, buf)),
                EntryPoint(f"pool_sum_{dtype}", ints + mode + (("buffer", dtype), ("buffer", dtype))),
                EntryPoint(f"pool_sum_grad_{dtype}", ints + mode + (("buffer", dtype), ("buffer", dtype))))
     return Program("c", source, entries)

@@ -161,3 +161,23 @@ def test_sums_down_the_rows_of_columns_equal_numpy(rng, shape, build, ref):
     f = theano.function([x], build(x))
     assert any(type(s[3]).__name__ == "ReduceThunk" for s in f.maker.vm.steps)  # compiled, not perform
     np.testing.assert_allclose(f(a), ref(a), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("build,ref", [(lambda x: x.sum(axis=(0, 2, 3)), lambda a: a.sum((0, 2, 3))),
+                                       (lambda x: (x * x).sum(axis=(0, 2, 3)), lambda a: (a * a).sum((0, 2, 3))),
+                                       (lambda x: x.max(axis=(0, 2, 3)), lambda a: a.max((0, 2, 3))),
+                                       (lambda x: x[:, :, :, ::2].sum(axis=(0, 2, 3)),
+                                        lambda a: a[:, :, :, ::2].sum((0, 2, 3))),
+                                       (lambda x: x.dimshuffle(0, 1, 3, 2).sum(axis=(0, 2, 3)),
+                                        lambda a: a.sum((0, 2, 3)))])
+@pytest.mark.parametrize("shape", [(16, 8, 14, 14), (3, 5, 16, 32), (2, 3, 1, 7)])
+def test_per_channel_reductions_equal_numpy(rng, dtype, build, ref, shape):
+    """Two reduced axes around a kept one (a bias gradient, batch statistics): the inner axis a
+    contiguous run (float32 sums in blocks), strided, or transposed."""
+    a = rng.normal(size=shape).astype(dtype)
+    x = T.tensor(dtype, (False,) * 4, name="x")
+    f = theano.function([x], build(x))
+    assert any(type(s[3]).__name__ == "ReduceThunk" for s in f.maker.vm.steps)
+    tol = 2e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(f(a), ref(a.astype("float64")), rtol=tol, atol=tol * np.sqrt(a.size))

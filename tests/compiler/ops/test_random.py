@@ -1,6 +1,7 @@
 import pickle
 
 import numpy as np
+import pytest
 
 import mlc.compiler as theano
 import mlc.compiler.tensor as T
@@ -47,3 +48,15 @@ def test_reproducible_and_picklable():
     np.testing.assert_array_equal(first, second)
     g = pickle.loads(pickle.dumps(f))
     assert g().shape == (3,)
+
+
+def test_one_trial_binomial_is_bernoulli_and_bad_parameters_are_refused():
+    srng = RandomStreams(seed=5)
+    p = T.dvector("p")
+    f = theano.function([p], [srng.binomial(size=(20000, 3), p=p), srng.binomial(size=p.shape, p=p), srng.binomial(p=0.5)])
+    draws, one_each, scalar = f(np.array([0.0, 0.3, 1.0]))
+    assert set(np.unique(draws).tolist()) <= {0, 1} and one_each.shape == (3,)
+    assert draws[:, 0].sum() == 0 and draws[:, 2].all() and abs(draws[:, 1].mean() - 0.3) < 0.015
+    assert one_each[0] == 0 and one_each[2] == 1 and scalar.shape == () and scalar in (0, 1)
+    with pytest.raises(ValueError, match="p"):
+        f(np.array([0.5, 1.5, 0.5]))

@@ -43,8 +43,7 @@ class PoolThunk:
         if not self.grad:
             out = np.empty(out_shape, dtype)
             if op.mode == "max":
-                index = np.empty(out_shape, np.int64)
-                getattr(lib, f"pool_max_{dtype}")(*sizes, ptr(x), ptr(out), ptr(index))
+                getattr(lib, f"pool_max_{dtype}")(*sizes, ptr(x), ptr(out))
             else:
                 getattr(lib, f"pool_sum_{dtype}")(*sizes, _MODES[op.mode], ptr(x), ptr(out))
             self.out[0] = out
@@ -55,9 +54,7 @@ class PoolThunk:
                              f"input of shape {x.shape}")
         gx = np.empty(x.shape, dtype)
         if op.mode == "max":
-            pooled, index = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
-            getattr(lib, f"pool_max_{dtype}")(*sizes, ptr(x), ptr(pooled), ptr(index))
-            getattr(lib, f"pool_max_grad_{dtype}")(*sizes, ptr(index), ptr(g), ptr(gx))
+            getattr(lib, f"pool_max_grad_{dtype}")(*sizes, ptr(x), ptr(g), ptr(gx))
         else:
             getattr(lib, f"pool_sum_grad_{dtype}")(*sizes, _MODES[op.mode], ptr(g), ptr(gx))
         self.out[0] = gx
