@@ -84,6 +84,29 @@ void {name}_flat(long n, {ptr_args}) {{
         # runs the flat loop: unit-stride vector loads and vector math calls, not gathers.
         unit = " && ".join(f"s{n} == 1" for n, s in zip(names, list(k.input_scalar) + [False]) if not s)
         row_args = ", ".join(f"in{i} + o{i}" for i in range(nin))
+        run_args = ", ".join([f"const {self.types[d]}* in{i}" for i, d in enumerate(k.input_dtypes)] + [f"{out_t}* out"])
+        # Rows where some operands are constant (a per-channel bias added over an image's
+        # pixels: stride 0) and the others contiguous: those read once, the rest as vectors.
+        row_constant = k.input_row_constant or (False,) * nin
+        constant_rows, constant_run = "", ""
+        if any(row_constant):
+            body_c, res_c = self.render_body(
+                k, [f"in{i}[0]" if s or c else f"in{i}[i]" for i, (s, c) in enumerate(zip(k.input_scalar, row_constant))])
+            fits = [f"s{i} == 0" if c else f"s{i} == 1" for i, (s, c) in enumerate(zip(k.input_scalar, row_constant))
+                    if not s] + ["sout == 1"]
+            constant_rows = f"""if ({" && ".join(fits)}) {{
+            {name}_constants_run(inner, {row_args}, out + oout);
+            continue;
+        }}"""
+            constant_run = f"""
+__attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {{
+    {self.serial_for}
+    for (long i = 0; i < n; i++) {{
+        {' '.join(body_c)}
+        out[i] = {res_c};
+    }}
+}}
+"""
         rows_loop = f"""    for (long r = 0; r < outer; r++) {{
         {offsets}
         long rem = r;
@@ -96,18 +119,19 @@ void {name}_flat(long n, {ptr_args}) {{
             {name}_run(inner, {row_args}, out + oout);
             continue;
         }}
+        {constant_rows}
         {self.serial_for}
         for (long j = 0; j < inner; j++) {{
             {' '.join(strided_body)}
             out[oout + j * sout] = {res2};
         }}
     }}"""
-        run_args = ", ".join([f"const {self.types[d]}* in{i}" for i, d in enumerate(k.input_dtypes)] + [f"{out_t}* out"])
         return f"""
 __attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
     {self.serial_for}
     {flat_loop}
 }}
+{constant_run}
 
 void {name}_flat(long n, {ptr_args}) {{
     {decls}

@@ -31,6 +31,7 @@ class LoopKernel(NamedTuple):
     reduce_op: str | None = None
     reduce_axes: tuple = ()
     acc_dtype: str | None = None
+    input_row_constant: tuple = ()  # input k is known to be constant along the last axis (and not scalar)
 
     @property
     def is_reduction(self) -> bool:

@@ -41,6 +41,9 @@ def kernel_for(node: Apply, renderer) -> LoopKernel | None:
         return None
     if reduce_op is not None and (not axes or acc == "bool" or out == "bool"):
         return None
-    kernel = LoopKernel(dtypes, tuple(all(i.broadcastable) for i in node.inputs), body, out, ndim,
-                        reduce_op, tuple(axes), acc)
+    scalar = tuple(all(i.broadcastable) for i in node.inputs)
+    row_constant = tuple(reduce_op is None and ndim > 1 and i.ndim == ndim and i.broadcastable[-1] and not s
+                         for i, s in zip(node.inputs, scalar))
+    kernel = LoopKernel(dtypes, scalar, body, out, ndim, reduce_op, tuple(axes), acc,
+                        row_constant if any(row_constant) else ())
     return kernel if renderer.supports_kernel(kernel) else None

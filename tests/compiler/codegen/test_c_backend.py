@@ -181,3 +181,21 @@ def test_per_channel_reductions_equal_numpy(rng, dtype, build, ref, shape):
     assert any(type(s[3]).__name__ == "ReduceThunk" for s in f.maker.vm.steps)
     tol = 2e-6 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(f(a), ref(a.astype("float64")), rtol=tol, atol=tol * np.sqrt(a.size))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
+def test_per_channel_constants_over_image_rows_equal_numpy(rng, dtype, layout):
+    """A per-channel bias and scale over NCHW rows (read once per row, the pixels as vectors),
+    and the layouts whose rows are not contiguous."""
+    a = rng.normal(size=(4, 3, 5, 12)).astype(dtype)
+    if layout == "transposed":
+        a = np.ascontiguousarray(a.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    elif layout == "strided":
+        a = rng.normal(size=(4, 3, 5, 24)).astype(dtype)[..., ::2]
+    b, s = rng.normal(size=3).astype(dtype), rng.normal(size=(1, 3, 5, 1)).astype(dtype)
+    x, bs = T.tensor(dtype, (False,) * 4, name="x"), T.vector("b", dtype=dtype)
+    ss = T.tensor(dtype, (True, False, False, True), name="s")
+    f = theano.function([x, bs, ss], T.tanh(x + bs.dimshuffle("x", 0, "x", "x")) * ss)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(f(a, b, s), np.tanh(a + b[None, :, None, None]) * s, rtol=tol, atol=tol)

@@ -74,6 +74,16 @@ def test_c_strided_rows_that_are_contiguous_run_the_flat_loop():
     assert source.count("static void k0_run(long n") == 1
 
 
+def test_c_rows_with_per_row_constants_read_them_once():
+    # a per-channel bias over an image's pixels has stride 0 along the row: its own row loop
+    # reads it once (the strided loop gathered it), and a kernel with no such input has none
+    k = LoopKernel(("float32", "float32"), (False, False), (("add", (("i", 0), ("i", 1)), "float32"),), "float32",
+                   4, input_row_constant=(False, True))
+    source = renderer_for("c").render([("k0", k)]).source
+    assert "(in0[i] + in1[0])" in source and "s0 == 1 && s1 == 0 && sout == 1" in source
+    assert "_constants_run" not in renderer_for("c").render([("k0", k._replace(input_row_constant=()))]).source
+
+
 def test_c_scalar_kernels_and_full_reductions_build_only_what_runs(rng):
     # a 0-d kernel's one element is contiguous in every layout, and a full reduction has one
     # row: neither gets a strided loop, threads or a loop over rows to compile
