@@ -94,19 +94,20 @@ void {name}_flat(long n, {ptr_args}) {{
                 k, [f"in{i}[0]" if s or c else f"in{i}[i]" for i, (s, c) in enumerate(zip(k.input_scalar, row_constant))])
             fits = [f"s{i} == 0" if c else f"s{i} == 1" for i, (s, c) in enumerate(zip(k.input_scalar, row_constant))
                     if not s] + ["sout == 1"]
-            constant_rows = f"""if ({" && ".join(fits)}) {{
+            constant_rows = f"""
+        if ({" && ".join(fits)}) {{
             {name}_constants_run(inner, {row_args}, out + oout);
             continue;
         }}"""
             constant_run = f"""
+
 __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {{
     {self.serial_for}
     for (long i = 0; i < n; i++) {{
         {' '.join(body_c)}
         out[i] = {res_c};
     }}
-}}
-"""
+}}"""
         rows_loop = f"""    for (long r = 0; r < outer; r++) {{
         {offsets}
         long rem = r;
@@ -118,8 +119,7 @@ __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {
         if ({unit}) {{
             {name}_run(inner, {row_args}, out + oout);
             continue;
-        }}
-        {constant_rows}
+        }}{constant_rows}
         {self.serial_for}
         for (long j = 0; j < inner; j++) {{
             {' '.join(strided_body)}
@@ -130,8 +130,7 @@ __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {
 __attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
     {self.serial_for}
     {flat_loop}
-}}
-{constant_run}
+}}{constant_run}
 
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
