@@ -119,107 +119,99 @@ typedef void (*gemm_{dtype}_t)(int, int, int, {int_type}, {int_type}, {int_type}
 #define NO_TRANS 111
 #define TRANS 112
 
-/* out (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C / groups, KH, KW)), w already flipped if need be. */
-void conv_forward_{dtype}(void* gemm, void* set_threads, int threads, {sizes}, long o, long groups,
-                         const void* px, const void* pw_, void* pout, void* pfailed) {{
-    const geometry g = {geometry};
-    const gemm_{dtype}_t f = (gemm_{dtype}_t)gemm;
-    const {t}* x = (const {t}*)px; const {t}* wt = (const {t}*)pw_; {t}* out = ({t}*)pout;
-    const long p = oh * ow, og = o / groups, kg = c / groups * kh * kw;
-    int failed = 0;  /* a thread's buffer could not be allocated */
+/* What one driver's per-image steps share. */
+typedef struct {{
+    geometry g; gemm_{dtype}_t f; long o, groups, p, og, kg, blocks;
+    const {t}* x; const {t}* wt; const {t}* gout; {t}* out;
+}} job_{dtype};
+
+static void forward_image_{dtype}(const job_{dtype}* j, long b, {t}* cols) {{
+    const geometry* g = &j->g;
+    image_columns_{dtype}(g, j->x + b * g->c * g->h * g->w, cols);
+    for (long gi = 0; gi < j->groups; gi++)
+        j->f(ROW_MAJOR, NO_TRANS, NO_TRANS, j->og, j->p, j->kg, 1, j->wt + gi * j->og * j->kg, j->kg,
+             cols + gi * j->kg * j->p, j->p, 0, j->out + (b * j->o + gi * j->og) * j->p, j->p);
+}}
+
+static void grad_inputs_image_{dtype}(const job_{dtype}* j, long b, {t}* cols) {{
+    const geometry* g = &j->g;
+    for (long gi = 0; gi < j->groups; gi++)
+        j->f(ROW_MAJOR, TRANS, NO_TRANS, j->kg, j->p, j->og, 1, j->wt + gi * j->og * j->kg, j->kg,
+             j->gout + (b * j->o + gi * j->og) * j->p, j->p, 0, cols + gi * j->kg * j->p, j->p);
+    image_from_columns_{dtype}(g, cols, j->out + b * g->c * g->h * g->w);
+}}
+
+/* Block k's images' weight gradients summed into its own partial (out + k * O * KG). */
+static void grad_weights_block_{dtype}(const job_{dtype}* j, long k, {t}* cols) {{
+    const geometry* g = &j->g;
+    const long size = j->o * j->kg, b0 = g->n * k / j->blocks, b1 = g->n * (k + 1) / j->blocks;
+    {t}* acc = j->out + k * size;
+    if (b0 == b1) memset(acc, 0, sizeof({t}) * size);
+    for (long b = b0; b < b1; b++) {{
+        image_columns_{dtype}(g, j->x + b * g->c * g->h * g->w, cols);
+        for (long gi = 0; gi < j->groups; gi++)
+            j->f(ROW_MAJOR, NO_TRANS, TRANS, j->og, j->kg, j->p, 1, j->gout + (b * j->o + gi * j->og) * j->p, j->p,
+                 cols + gi * j->kg * j->p, j->p, b == b0 ? 0 : 1, acc + gi * j->og * j->kg, j->kg);
+    }}
+}}
+
+/* step(j, i, cols) for i in [0, items) on mlc's OpenMP threads, each thread with its own
+   buffer for one image's columns, OpenBLAS held to one thread meanwhile; 1 if a buffer
+   could not be allocated. */
+static int each_{dtype}(const job_{dtype}* j, long items, void (*step)(const job_{dtype}*, long, {t}*),
+                        void* set_threads, int threads) {{
+    int failed = 0;
     ((void (*)(int))set_threads)(1);
-    #pragma omp parallel if (n > 1)
+    #pragma omp parallel if (items > 1)
     {{
-        {t}* cols = malloc(sizeof({t}) * c * kh * kw * p);
+        {t}* cols = malloc(sizeof({t}) * j->g.c * j->g.kh * j->g.kw * j->p);
         if (!cols) {{
             #pragma omp atomic write
             failed = 1;
         }}
         #pragma omp for schedule(dynamic, 1)
-        for (long b = 0; b < n; b++) {{
-            if (!cols) continue;
-            image_columns_{dtype}(&g, x + b * c * h * w, cols);
-            for (long gi = 0; gi < groups; gi++)
-                f(ROW_MAJOR, NO_TRANS, NO_TRANS, og, p, kg, 1, wt + gi * og * kg, kg, cols + gi * kg * p, p,
-                  0, out + (b * o + gi * og) * p, p);
-        }}
+        for (long i = 0; i < items; i++) if (cols) step(j, i, cols);
         free(cols);
     }}
     ((void (*)(int))set_threads)(threads);
-    *(int*)pfailed = failed;
+    return failed;
+}}
+
+/* out (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C / groups, KH, KW)), w already flipped if need be. */
+void conv_forward_{dtype}(void* gemm, void* set_threads, int threads, {sizes}, long o, long groups,
+                         const void* px, const void* pw_, void* pout, void* pfailed) {{
+    const job_{dtype} j = {{{geometry}, (gemm_{dtype}_t)gemm, o, groups, oh * ow, o / groups, c / groups * kh * kw, 1,
+                          px, pw_, NULL, pout}};
+    *(int*)pfailed = each_{dtype}(&j, n, forward_image_{dtype}, set_threads, threads);
 }}
 
 /* gx (N, C, H, W) from gout (N, O, OH, OW) and w (O, C / groups, KH, KW), w already flipped if need be. */
 void conv_grad_inputs_{dtype}(void* gemm, void* set_threads, int threads, {sizes}, long o, long groups,
                              const void* pw_, const void* pgout, void* pgx, void* pfailed) {{
-    const geometry g = {geometry};
-    const gemm_{dtype}_t f = (gemm_{dtype}_t)gemm;
-    const {t}* wt = (const {t}*)pw_; const {t}* gout = (const {t}*)pgout; {t}* gx = ({t}*)pgx;
-    const long p = oh * ow, og = o / groups, kg = c / groups * kh * kw;
-    int failed = 0;  /* a thread's buffer could not be allocated */
-    ((void (*)(int))set_threads)(1);
-    #pragma omp parallel if (n > 1)
-    {{
-        {t}* cols = malloc(sizeof({t}) * c * kh * kw * p);
-        if (!cols) {{
-            #pragma omp atomic write
-            failed = 1;
-        }}
-        #pragma omp for schedule(dynamic, 1)
-        for (long b = 0; b < n; b++) {{
-            if (!cols) continue;
-            for (long gi = 0; gi < groups; gi++)
-                f(ROW_MAJOR, TRANS, NO_TRANS, kg, p, og, 1, wt + gi * og * kg, kg, gout + (b * o + gi * og) * p, p,
-                  0, cols + gi * kg * p, p);
-            image_from_columns_{dtype}(&g, cols, gx + b * c * h * w);
-        }}
-        free(cols);
-    }}
-    ((void (*)(int))set_threads)(threads);
-    *(int*)pfailed = failed;
+    const job_{dtype} j = {{{geometry}, (gemm_{dtype}_t)gemm, o, groups, oh * ow, o / groups, c / groups * kh * kw, 1,
+                          NULL, pw_, pgout, pgx}};
+    *(int*)pfailed = each_{dtype}(&j, n, grad_inputs_image_{dtype}, set_threads, threads);
 }}
 
 /* gw (O, C / groups, KH, KW) from x (N, C, H, W) and gout (N, O, OH, OW): the images in `blocks`
    fixed runs, each run's products summed in its own partial, the partials added in order. */
 void conv_grad_weights_{dtype}(void* gemm, void* set_threads, int threads, {sizes}, long o, long groups,
                               long blocks, const void* px, const void* pgout, void* pgw, void* pfailed) {{
-    const geometry g = {geometry};
-    const gemm_{dtype}_t f = (gemm_{dtype}_t)gemm;
-    const {t}* x = (const {t}*)px; const {t}* gout = (const {t}*)pgout; {t}* gw = ({t}*)pgw;
-    const long p = oh * ow, og = o / groups, kg = c / groups * kh * kw, size = o * kg;
+    const long size = o * (c / groups * kh * kw);
     {t}* partials = malloc(sizeof({t}) * size * blocks);
+    {t}* gw = ({t}*)pgw;
     if (!partials) {{ *(int*)pfailed = 1; return; }}
-    int failed = 0;  /* a thread's buffer could not be allocated */
-    ((void (*)(int))set_threads)(1);
-    #pragma omp parallel if (blocks > 1)
-    {{
-        {t}* cols = malloc(sizeof({t}) * c * kh * kw * p);
-        if (!cols) {{
-            #pragma omp atomic write
-            failed = 1;
-        }}
-        #pragma omp for schedule(dynamic, 1)
-        for (long k = 0; k < blocks; k++) {{
-            if (!cols) continue;
-            {t}* acc = partials + k * size;
-            const long b0 = n * k / blocks, b1 = n * (k + 1) / blocks;
-            if (b0 == b1) memset(acc, 0, sizeof({t}) * size);
-            for (long b = b0; b < b1; b++) {{
-                image_columns_{dtype}(&g, x + b * c * h * w, cols);
-                for (long gi = 0; gi < groups; gi++)
-                    f(ROW_MAJOR, NO_TRANS, TRANS, og, kg, p, 1, gout + (b * o + gi * og) * p, p, cols + gi * kg * p, p,
-                      b == b0 ? 0 : 1, acc + gi * og * kg, kg);
-            }}
-        }}
-        free(cols);
-        #pragma omp for schedule(static)
+    const job_{dtype} j = {{{geometry}, (gemm_{dtype}_t)gemm, o, groups, oh * ow, o / groups, c / groups * kh * kw,
+                          blocks, px, NULL, pgout, partials}};
+    const int failed = each_{dtype}(&j, blocks, grad_weights_block_{dtype}, set_threads, threads);
+    if (!failed) {{
+        #pragma omp parallel for schedule(static) if (size * blocks > 100000)
         for (long i = 0; i < size; i++) {{
             {t} sum = partials[i];
             for (long k = 1; k < blocks; k++) sum += partials[k * size + i];
             gw[i] = sum;
         }}
     }}
-    ((void (*)(int))set_threads)(threads);
     free(partials);
     *(int*)pfailed = failed;
 }}
