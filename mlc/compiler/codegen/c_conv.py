@@ -34,6 +34,17 @@ static inline long last_inside(long limit, long stride, long ow) {
     const long j = limit / stride + 1;
     return j < ow ? j : ow;
 }
+
+/* Where one filter tap reads: input row i * sh + r0 and column j * sw + c0 for output (i, j),
+   the columns inside the input for output j in [j0, j1). */
+typedef struct { long r0, c0, j0, j1; } window;
+
+static inline window tap_window(const geometry* g, long tap) {
+    const long ki = tap / g->kw, kj = tap % g->kw;
+    const long c0 = kj * g->dw - g->pw;
+    const window v = {ki * g->dh - g->ph, c0, first_inside(-c0, g->sw), last_inside(g->w - 1 - c0, g->sw, g->ow)};
+    return v;
+}
 """
 
 
@@ -43,14 +54,13 @@ def _kernels(dtype: str, t: str, int_type: str) -> str:
     return f"""
 /* One filter tap's patch row block (OH * OW values) of one input channel plane. */
 static void tap_{dtype}(const geometry* g, long tap, const {t}* plane, {t}* dst) {{
-    const long ki = tap / g->kw, kj = tap % g->kw;
-    const long j0 = first_inside(g->pw - kj * g->dw, g->sw);
-    const long j1 = last_inside(g->w - 1 + g->pw - kj * g->dw, g->sw, g->ow);
+    const window v = tap_window(g, tap);
+    const long j0 = v.j0, j1 = v.j1;
     for (long i = 0; i < g->oh; i++) {{
-        const long r = i * g->sh - g->ph + ki * g->dh;
+        const long r = i * g->sh + v.r0;
         {t}* out = dst + i * g->ow;
         if (r < 0 || r >= g->h || j0 >= j1) {{ memset(out, 0, sizeof({t}) * g->ow); continue; }}
-        const long base = r * g->w - g->pw + kj * g->dw;  /* + j * sw: inside the row for j in [j0, j1) */
+        const long base = r * g->w + v.c0;  /* + j * sw: inside the row for j in [j0, j1) */
         for (long j = 0; j < j0; j++) out[j] = 0;
         if (g->sw == 1) memcpy(out + j0, plane + base + j0, sizeof({t}) * (j1 - j0));  /* rows are short: no loop */
         else {{ for (long j = j0; j < j1; j++) out[j] = plane[base + j * g->sw]; }}
@@ -60,13 +70,12 @@ static void tap_{dtype}(const geometry* g, long tap, const {t}* plane, {t}* dst)
 
 /* Adds one filter tap's patch gradients (OH * OW values) back into an input channel plane. */
 static void untap_{dtype}(const geometry* g, long tap, const {t}* src, {t}* plane) {{
-    const long ki = tap / g->kw, kj = tap % g->kw;
-    const long j0 = first_inside(g->pw - kj * g->dw, g->sw);
-    const long j1 = last_inside(g->w - 1 + g->pw - kj * g->dw, g->sw, g->ow);
+    const window v = tap_window(g, tap);
+    const long j0 = v.j0, j1 = v.j1;
     for (long i = 0; i < g->oh; i++) {{
-        const long r = i * g->sh - g->ph + ki * g->dh;
+        const long r = i * g->sh + v.r0;
         if (r < 0 || r >= g->h) continue;
-        const long base = r * g->w - g->pw + kj * g->dw;
+        const long base = r * g->w + v.c0;
         const {t}* s = src + i * g->ow;
         if (g->sw == 1) {{
             #pragma omp simd
