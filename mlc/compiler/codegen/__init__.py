@@ -5,7 +5,10 @@ here imports ``runtime``.
 """
 from __future__ import annotations
 
+import hashlib
+
 from .cstyle import CStyleRenderer
+from .loop_ir import LoopKernel
 from .program import EntryPoint, Program
 
 TARGETS = ("c", "opencl", "cuda")
@@ -25,16 +28,22 @@ def renderer_for(target: str, **options) -> CStyleRenderer:
     raise ValueError(f"unknown code target {target!r}; valid: {', '.join(TARGETS)}")
 
 
+def kernel_name(kernel: LoopKernel) -> str:
+    """A kernel's name, from what it computes: the same kernel has the same name (and source)
+    in every function, so a toolchain can cache it once for all of them."""
+    return "k" + hashlib.sha256(repr(kernel).encode()).hexdigest()[:16]
+
+
 def render_nodes(nodes, renderer: CStyleRenderer) -> tuple[Program, dict]:
     """The program computing every node ``renderer`` supports (one kernel per distinct loop
-    kernel, named ``k0, k1, ...``), and ``{node: (kernel name, LoopKernel)}``."""
+    kernel, named by ``kernel_name``), and ``{node: (kernel name, LoopKernel)}``."""
     from .lower import kernel_for
     unique: dict = {}
     kernels = {}
     for node in nodes:
         kernel = kernel_for(node, renderer)
         if kernel is not None:
-            kernels[node] = (unique.setdefault(kernel, f"k{len(unique)}"), kernel)
+            kernels[node] = (unique.setdefault(kernel, kernel_name(kernel)), kernel)
     return renderer.render([(name, k) for k, name in unique.items()]), kernels
 
 
@@ -46,4 +55,4 @@ def target_of(device: str) -> str:
     return "c"
 
 
-__all__ = ["CStyleRenderer", "EntryPoint", "Program", "TARGETS", "render_nodes", "renderer_for", "target_of"]
+__all__ = ["CStyleRenderer", "EntryPoint", "Program", "TARGETS", "kernel_name", "render_nodes", "renderer_for", "target_of"]

@@ -44,8 +44,8 @@ class CRenderer(CStyleRenderer):
     serial_for = "#pragma omp simd"
     parallel_rows = "#pragma omp parallel for schedule(static)"
 
-    def __init__(self, threshold: int = 500_000, vector_math: bool = False, units: int = 1) -> None:
-        self.threshold, self.vector_math, self.units = threshold, vector_math, units
+    def __init__(self, threshold: int = 500_000, vector_math: bool = False) -> None:
+        self.threshold, self.vector_math = threshold, vector_math
 
     def branch(self, rows_loop: str) -> str:
         """The loop over rows, run by OpenMP threads only when the work is large: one loop
@@ -284,26 +284,25 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
 """
 
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
-        """One library holding ``kernels``, as up to ``self.units`` translation units that a
-        compiler can build at the same time (each repeats the header of static helpers)."""
-        units = self.units
-        header = "\n".join(["#include <math.h>\n#include <stdint.h>", self.helpers(),
-                            vector_declarations() if self.vector_math else ""])
-        bodies, entries = [], []
+        """One program holding ``kernels``; its ``units`` hold one kernel each (the header
+        and that kernel), so a toolchain can cache and build each kernel on its own, and any
+        units concatenated still compile (the header is written under an include guard)."""
+        header = "\n".join(["#ifndef MLC_KERNEL_HEADER\n#define MLC_KERNEL_HEADER\n#include <math.h>\n#include <stdint.h>",
+                            self.helpers(), vector_declarations() if self.vector_math else "", "#endif"])
+        bodies, entries, units = [], [], []
         for name, k in kernels:
             buffers = tuple(("buffer", d) for d in k.input_dtypes + (k.out_dtype,))
             if k.reduce_op is None:
-                bodies.append(self.elementwise(name, k))
-                entries.append(EntryPoint(f"{name}_flat", (("int", "long"),) + buffers))
+                body = self.elementwise(name, k)
+                own = [EntryPoint(f"{name}_flat", (("int", "long"),) + buffers)]
                 if k.ndim:
-                    entries.append(EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"),
-                                                                   ("shape", "int64")) + buffers))
+                    own.append(EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"),
+                                                               ("shape", "int64")) + buffers))
             else:
-                bodies.append(self.reduction(name, k))
-                entries.append(EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int"))
-                                          + (("shape", "int64"),) * 4 + buffers))
-        groups: list[list[str]] = [[] for _ in range(max(1, min(units, len(bodies))))]
-        for body in sorted(bodies, key=len, reverse=True):  # the longest first, each to the lightest unit
-            min(groups, key=lambda g: sum(map(len, g))).append(body)
-        split = tuple(header + "\n" + "\n".join(g) for g in groups) if len(groups) > 1 else ()
-        return Program("c", "\n".join([header] + bodies), tuple(entries), split)
+                body = self.reduction(name, k)
+                own = [EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int"))
+                                  + (("shape", "int64"),) * 4 + buffers)]
+            bodies.append(body)
+            entries += own
+            units.append(Program("c", f"{header}\n{body}", tuple(own)))
+        return Program("c", "\n".join([header] + bodies), tuple(entries), tuple(units))

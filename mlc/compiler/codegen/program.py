@@ -22,8 +22,8 @@ class EntryPoint(NamedTuple):
 
 class Program(NamedTuple):
     """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name;
-    ``units``: the same code as separate translation units that can be compiled at the same
-    time and linked into one library (empty: ``source`` is the one unit)."""
+    ``units``: the same code as smaller programs (one kernel each), which a toolchain may
+    build, cache and load separately (empty: ``source`` is the one unit)."""
 
     language: str
     source: str

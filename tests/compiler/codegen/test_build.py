@@ -184,18 +184,78 @@ def test_kernels_split_into_units_compiled_at_once_give_the_same_results(tmp_pat
     assert np.array_equal(*results)
 
 
-def test_rendered_units_hold_every_kernel_once_each_with_the_header():
+def test_rendered_units_hold_one_kernel_each_named_by_what_it_computes():
     from mlc.compiler.codegen import render_nodes, renderer_for
     x, y = T.dmatrix(), T.dvector()
     f = theano.function([x, y], [T.exp(x).sum(axis=1) + y, T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x')])
-    nodes = f.maker.linked.nodes
-    one, _ = render_nodes(nodes, renderer_for("c", units=1))
-    three, _ = render_nodes(nodes, renderer_for("c", units=3))
-    assert one.units == () and 2 <= len(three.units) <= 3
-    names = [e.name for e in three.entries]
-    for name in names:
-        assert sum(f"void {name}(" in unit for unit in three.units) == 1
-    assert all(unit.startswith("#include <math.h>") for unit in three.units)
+    program, kernels = render_nodes(f.maker.linked.nodes, renderer_for("c"))
+    assert len(program.units) == len({name for name, _ in kernels.values()}) >= 3
+    assert sorted(e.name for u in program.units for e in u.entries) == sorted(e.name for e in program.entries)
+    for unit in program.units:
+        assert unit.source.startswith("#ifndef MLC_KERNEL_HEADER")
+        assert all(f"void {e.name}(" in unit.source for e in unit.entries)
+        assert sum(f"void {e.name}(" in other.source for other in program.units for e in unit.entries) == \
+            len(unit.entries)
+    # the same kernel in another function: the same name and the same unit, whatever its neighbours
+    g = theano.function([x, y], [T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x'), (x * 3).max()])
+    again, _ = render_nodes(g.maker.linked.nodes, renderer_for("c"))
+    shared = {u.source for u in program.units} & {u.source for u in again.units}
+    assert len(shared) == len(again.units) - 1 >= 1  # all but the new max
+
+
+SHARED_SCRIPT = """
+import sys, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np
+from mlc.compiler.codegen import cache
+from mlc.compiler.runtime.cpu import toolchain
+toolchain.PARALLEL_BUILDS = 2
+theano.config.cache_dir = sys.argv[1]
+x, y = T.dmatrix(), T.dvector()
+counts = []
+def compiled(outputs):
+    before = cache.builds
+    f = theano.function([x, y], outputs)
+    counts.append(cache.builds - before)
+    return f
+a = T.exp(x).sum(axis=1) * 1.5
+b = T.tanh(x * 2.5) - T.sqrt(abs(y)).dimshuffle(0, 'x')
+f = compiled([a + y, b])
+g = compiled(b * 0.25)          # b's kernel again, beside a new one
+h = compiled([a + y, b])        # all of f's kernels
+xv, yv = np.arange(6.0).reshape(2, 3) / 7, np.array([1.0, -4.0])
+ra, rb = f(xv, yv)
+np.testing.assert_allclose(ra, np.exp(xv).sum(axis=1) * 1.5 + yv)
+np.testing.assert_allclose(rb, np.tanh(xv * 2.5) - np.sqrt(abs(yv))[:, None])
+np.testing.assert_allclose(g(xv, yv), rb * 0.25)
+np.testing.assert_allclose(h(xv, yv)[1], rb)
+print(*counts)
+"""
+
+
+def test_a_kernel_is_compiled_once_for_every_function_and_process_that_uses_it(tmp_path):
+    run = [sys.executable, "-c", SHARED_SCRIPT, str(tmp_path)]
+    first = subprocess.run(run, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    built_f, built_g, built_h = map(int, first.stdout.split())
+    assert built_f == 2  # f's kernels, in two libraries built at the same time
+    assert built_g == 1 and built_h == 0  # g's new kernel alone; h's all found
+    assert len(list(tmp_path.rglob("*.ref"))) >= 2  # the kernels of a shared library point at it
+    second = subprocess.run(run, capture_output=True, text=True)  # a new process finds them all
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["0", "0", "0"]
+
+
+def test_a_ref_to_a_lost_library_means_its_kernel_is_built_again(tmp_path):
+    run = [sys.executable, "-c", SHARED_SCRIPT, str(tmp_path)]
+    assert subprocess.run(run, capture_output=True, text=True).returncode == 0
+    refs = list(tmp_path.rglob("*.ref"))
+    group = refs[0].read_text()
+    for f in (tmp_path / group[:2]).glob(f"{group}.*"):
+        f.unlink()  # the library several kernels were built into is gone (evicted, deleted)
+    refs[1].write_text("not a key")
+    again = subprocess.run(run, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert int(again.stdout.split()[0]) >= 1
+    assert subprocess.run(run, capture_output=True, text=True).stdout.split() == ["0", "0", "0"]
 
 
 def test_a_functions_libraries_compile_at_the_same_time_as_its_kernels(tmp_path, monkeypatch, rng):

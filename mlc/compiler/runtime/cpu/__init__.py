@@ -35,8 +35,7 @@ def set_num_threads(n: int) -> bool:
 
 def renderer():
     """The C renderer with this machine's OpenMP threshold and vector math."""
-    return renderer_for("c", threshold=config.openmp_elemwise_minsize, vector_math=toolchain.features()[1],
-                        units=toolchain.PARALLEL_BUILDS)
+    return renderer_for("c", threshold=config.openmp_elemwise_minsize, vector_math=toolchain.features()[1])
 
 
 class FunctionContext:

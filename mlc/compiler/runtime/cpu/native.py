@@ -22,8 +22,22 @@ class Library:
 
     def __init__(self, path: str, functions: dict[str, str]) -> None:
         self._handle = _cffi_backend.load_library(path, _cffi_backend.RTLD_NOW)
+        self.load(functions)
+
+    def load(self, functions: dict[str, str]) -> None:
+        """Look up more of the library's ``functions`` (name -> ``"ret(*)(args)"``)."""
         for name, signature in functions.items():
-            setattr(self, name, self._handle.load_function(ffi.typeof(signature), name))
+            if name not in self.__dict__:
+                setattr(self, name, self._handle.load_function(ffi.typeof(signature), name))
+
+
+class Functions:
+    """The functions of several ``Library`` objects as one namespace (keeping them loaded)."""
+
+    def __init__(self, libraries: list[Library]) -> None:
+        self._libraries = libraries
+        for library in libraries:
+            self.__dict__.update((k, v) for k, v in vars(library).items() if not k.startswith("_"))
 
 
 def dlopen(path: str, functions: dict[str, str]) -> Library:

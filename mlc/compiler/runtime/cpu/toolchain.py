@@ -11,6 +11,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off", "-std=gnu11")
-_loaded: dict[str, Any] = {}
+_loaded: dict[str, Any] = {}  # loaded libraries by their key and by the keys of the programs they hold
 
 
 class CompileError(RuntimeError):
@@ -126,7 +127,7 @@ def signatures(program: Program) -> dict[str, str]:
             for entry in program.entries}
 
 
-# Translation units a function's kernels are split into, compiled at the same time.
+# Libraries built at the same time for one function (its missing kernels shared among them).
 PARALLEL_BUILDS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
@@ -147,49 +148,103 @@ def _flags_and_key(program: Program, cxx: str) -> tuple[tuple[str, ...], str]:
     return flags, cache_key(program.source, _compiler_identity(cxx) or cxx, flags, machine_identity())
 
 
+def _pieces(program: Program) -> tuple[Program, ...]:
+    """What is cached on its own: each unit (one kernel) of a program that has units."""
+    return program.units or (program,)
+
+
+def _library_of(key: str) -> str | None:
+    """The key of the cached library holding the program of ``key``: its own, or the one
+    that its ``.ref`` names (a library built for several kernels at once); None if neither
+    is whole in the cache."""
+    if cached(key, ".so"):
+        return key
+    ref = cache_root() / key[:2] / f"{key}.ref"
+    try:
+        found = ref.read_text().strip()
+    except OSError:
+        return None
+    if not (len(found) == len(key) and found.isalnum() and cached(found, ".so")):
+        return None
+    os.utime(ref)  # recently used: the last to be evicted
+    return found
+
+
 def built(program: Program) -> bool:
     """Whether ``load(program)`` needs no compiler run (loaded, or in the cache, or no compiler)."""
     cxx = compiler()
-    if cxx is None:
-        return True
-    key = _flags_and_key(program, cxx)[1]
-    return key in _loaded or cached(key, ".so")
+    return cxx is None or all(key in _loaded or _library_of(key) is not None
+                              for key in (_flags_and_key(p, cxx)[1] for p in _pieces(program)))
 
 
-def load(program: Program) -> Any:
-    """``(ffi, lib)`` for a C ``program``, from the cache or freshly built; None when there
-    is no compiler."""
-    cxx = compiler()
-    if cxx is None:
-        return None
-    flags, key = _flags_and_key(program, cxx)
-    if key in _loaded:
-        return _loaded[key]
+def _build(pieces: list[tuple[Program, str]], cxx: str, flags: tuple[str, ...]) -> None:
+    """Build ``(program, key)`` pieces as one library; each piece of several gets a ``.ref``
+    to it, so later functions find their kernels there."""
+    source = "\n".join(p.source for p, _ in pieces)
+    key = pieces[0][1] if len(pieces) == 1 else cache_key(source, _compiler_identity(cxx) or cxx, flags,
+                                                           machine_identity())
 
     def compile_to(directory: Path, output: Path) -> None:
+        c_file = output.with_suffix(".c")
+        c_file.write_text(source)
         libs = [f for f in flags if f.startswith("-l")]
-        options = [f for f in flags if not f.startswith("-l")]
-        if len(program.units) > 1:  # compile the units at once, then link them
-            sources = [output.with_suffix(f".{k}.c") for k in range(len(program.units))]
-            for source, text in zip(sources, program.units):
-                source.write_text(text)
-            objects = [source.with_suffix(".o") for source in sources]
-            compile_only = [f for f in options if f != "-shared"]
-            _run_all([[cxx, *compile_only, "-c", str(src), "-o", str(obj)] for src, obj in zip(sources, objects)], cxx)
-            _run_all([[cxx, *options, *map(str, objects), "-o", str(output), *libs, "-lm"]], cxx)
-            for path in sources + objects:
-                path.unlink(missing_ok=True)
-        else:
-            c_file = output.with_suffix(".c")
-            c_file.write_text(program.source)
-            _run_all([[cxx, *options, str(c_file), "-o", str(output), *libs, "-lm"]], cxx)
+        _run_all([[cxx, *[f for f in flags if not f.startswith("-l")], str(c_file), "-o", str(output), *libs, "-lm"]],
+                 cxx)
+        c_file.unlink(missing_ok=True)
         if not output.exists():
             raise CompileError(f"C compiler {cxx!r} reported success but wrote no library")
 
-    path = artifact(key, ".so", compile_to, program.source)
-    try:
-        library = native.dlopen(str(path), signatures(program))
-    except (OSError, AttributeError) as err:
-        raise CompileError(f"cannot load the library {cxx!r} built ({path}): {err}") from None
-    _loaded[key] = (native.ffi, library)
-    return _loaded[key]
+    artifact(key, ".so", compile_to, source)
+    for _, piece_key in pieces if len(pieces) > 1 else ():
+        ref = cache_root() / piece_key[:2] / f"{piece_key}.ref"
+        tmp = ref.with_name(f"{piece_key}.tmp{os.getpid()}.ref")
+        try:  # a lost ref costs a rebuild of its kernel later, nothing more
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(key)
+            os.replace(tmp, ref)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
+def _groups(pieces: list[tuple[Program, str]], count: int) -> list[list[tuple[Program, str]]]:
+    """``pieces`` shared among ``count`` libraries of about the same amount of code."""
+    groups: list[list[tuple[Program, str]]] = [[] for _ in range(max(1, min(count, len(pieces))))]
+    for piece in sorted(pieces, key=lambda p: len(p[0].source), reverse=True):  # the longest first, to the lightest
+        min(groups, key=lambda g: sum(len(p.source) for p, _ in g)).append(piece)
+    return groups
+
+
+def load(program: Program) -> Any:
+    """``(ffi, lib)`` for a C ``program``, its pieces from the cache or freshly built (those
+    missing at the same time, in up to ``PARALLEL_BUILDS`` libraries); None when there is
+    no compiler."""
+    cxx = compiler()
+    if cxx is None:
+        return None
+    flags = BASE_FLAGS + features()[0]
+    pieces = [(p, _flags_and_key(p, cxx)[1]) for p in _pieces(program)]
+    missing = [piece for piece in pieces if piece[1] not in _loaded and _library_of(piece[1]) is None]
+    groups = _groups(missing, PARALLEL_BUILDS) if missing else []
+    if len(groups) > 1:
+        with ThreadPoolExecutor(len(groups)) as workers:  # each thread waits on its compiler
+            list(workers.map(lambda g: _build(g, cxx, flags), groups))
+    elif groups:
+        _build(groups[0], cxx, flags)
+    libraries = []
+    for piece, key in pieces:
+        library = _loaded.get(key)
+        if library is None:
+            holder = _library_of(key)
+            if holder is None:
+                raise CompileError(f"the library built for {key} is not in the cache {cache_root()}")
+            path = cache_root() / holder[:2] / f"{holder}.so"
+            try:
+                library = _loaded.get(holder) or native.dlopen(str(path), {})
+                library.load(signatures(piece))
+            except (OSError, AttributeError) as err:
+                raise CompileError(f"cannot load the library {cxx!r} built ({path}): {err}") from None
+            _loaded[holder] = _loaded[key] = library
+        libraries.append(library)
+    if len(libraries) == 1:
+        return native.ffi, libraries[0]
+    return native.ffi, native.Functions(list({id(lib): lib for lib in libraries}.values()))
