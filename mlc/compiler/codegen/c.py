@@ -22,6 +22,23 @@ VECTOR_MATH = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "
                "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "pow")
 
 
+# A thread's share of a flat loop run by an OpenMP team: whole blocks of 64 elements (vectors
+# and cache lines), so every thread runs the one vectorised loop, ``kN_run``, on its part.
+THREAD_SHARE = """#ifdef _OPENMP
+#include <omp.h>
+#endif
+static inline void mlc_thread_share(long n, long* lo, long* hi) {
+#ifdef _OPENMP
+    const long threads = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+    const long threads = 1, t = 0;
+#endif
+    const long step = ((n + threads - 1) / threads + 63) & ~63L;
+    *lo = t * step < n ? t * step : n;
+    *hi = *lo + step < n ? *lo + step : n;
+}"""
+
+
 def vector_declarations() -> str:
     """Declare libm functions as having SIMD versions, so loops over them vectorise (libmvec)."""
     lines = []
@@ -38,9 +55,6 @@ class CRenderer(CStyleRenderer):
     ``vector_math``: whether the toolchain links libmvec."""
 
     language = "c"
-    # Two loops, not one with an if() clause: GCC's serial fallback of ``parallel for simd
-    # if(...)`` loses the vector math calls.
-    parallel_for = "#pragma omp parallel for simd schedule(static)"
     serial_for = "#pragma omp simd"
     parallel_rows = "#pragma omp parallel for schedule(static)"
 
@@ -84,6 +98,7 @@ void {name}_flat(long n, {ptr_args}) {{
         # runs the flat loop: unit-stride vector loads and vector math calls, not gathers.
         unit = " && ".join(f"s{n} == 1" for n, s in zip(names, list(k.input_scalar) + [False]) if not s)
         row_args = ", ".join(f"in{i} + o{i}" for i in range(nin))
+        chunk_args = ", ".join(f"in{i}" if scalar else f"in{i} + lo" for i, scalar in enumerate(k.input_scalar))
         run_args = ", ".join([f"const {self.types[d]}* in{i}" for i, d in enumerate(k.input_dtypes)] + [f"{out_t}* out"])
         # Rows where some operands are constant (a per-channel bias added over an image's
         # pixels: stride 0) and the others contiguous: those read once, the rest as vectors.
@@ -134,11 +149,15 @@ __attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
 
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
-    if (n > {self.threshold}) {{
-        {self.parallel_for}
-        {flat_loop}
-    }} else {{
+    if (n <= {self.threshold}) {{
         {name}_run(n, {", ".join(f"in{i}" for i in range(nin))}, out);
+        return;
+    }}
+    #pragma omp parallel
+    {{
+        long lo, hi;
+        mlc_thread_share(n, &lo, &hi);
+        if (hi > lo) {name}_run(hi - lo, {chunk_args}, out + lo);
     }}
 }}
 
@@ -288,7 +307,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
         and that kernel), so a toolchain can cache and build each kernel on its own, and any
         units concatenated still compile (the header is written under an include guard)."""
         header = "\n".join(["#ifndef MLC_KERNEL_HEADER\n#define MLC_KERNEL_HEADER\n#include <math.h>\n#include <stdint.h>",
-                            self.helpers(), vector_declarations() if self.vector_math else "", "#endif"])
+                            THREAD_SHARE, self.helpers(), vector_declarations() if self.vector_math else "", "#endif"])
         bodies, entries, units = [], [], []
         for name, k in kernels:
             buffers = tuple(("buffer", d) for d in k.input_dtypes + (k.out_dtype,))

@@ -110,12 +110,17 @@ def test_inplace_kernels_and_buffer_reuse_do_not_leak_into_results(rng):
 
 
 def test_large_arrays_use_openmp_path_and_agree(rng):
-    x, y = T.fvector(), T.fvector()
-    out = T.exp(-x * x) * T.sin(y) + T.tanh(x * y)
-    v, w = rng.normal(size=300_000).astype("float32"), rng.normal(size=300_000).astype("float32")
-    got = theano.function([x, y], out)(v, w)
-    want = np.exp(-v * v) * np.sin(w) + np.tanh(v * w)
-    scale = np.abs(np.exp(-v * v) * np.sin(w)) + np.abs(np.tanh(v * w))
+    # above the threshold, each thread runs the flat loop on its share: a length that is no
+    # multiple of the share's blocks, and a scalar operand that every share reads whole
+    n = theano.config.openmp_elemwise_minsize * 2 + 37
+    x, y, s = T.fvector(), T.fvector(), T.fscalar()
+    out = T.exp(-x * x) * T.sin(y) + T.tanh(x * y) * s
+    v, w = rng.normal(size=n).astype("float32"), rng.normal(size=n).astype("float32")
+    f = theano.function([x, y, s], out)
+    assert "ElemwiseThunk" in [type(step[3]).__name__ for step in f.maker.vm.steps]
+    got = f(v, w, np.float32(1.5))
+    want = np.exp(-v * v) * np.sin(w) + np.tanh(v * w) * 1.5
+    scale = np.abs(np.exp(-v * v) * np.sin(w)) + np.abs(np.tanh(v * w) * 1.5)
     assert np.all(np.abs(got - want) <= 8 * np.finfo(np.float32).eps * scale + 1e-30)
 
 
