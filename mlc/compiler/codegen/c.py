@@ -244,7 +244,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         if (nr == 1 && ({unit_test})) {contiguous_run("inner", "b")}
         else if (nr == 1) {loop(simd_pragma, rsingle)}
         {two_axes_branch}
-        else {loop("", odometer)}
+        {f'else {loop("", odometer)}' if len(k.reduce_axes) > 1 else ""}
         out[bout] = ({out_t})acc;"""
         rows_loop = f"""    for (long o = 0; o < outer; o++) {{
         {koff}
@@ -272,6 +272,15 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             }}
             for (long o = c0; o < c1; o++) out[o] = ({out_t})accs[o - c0];
         }}"""
+        # One long contiguous reduction (a full sum, or a row sum of one row) split across
+        # threads. Kernels that keep the last axis meet it only for a single column: they skip the C.
+        split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.threshold} && {unit_test}) {{
+        {kzero}
+        {acc_t} acc = {init};
+        {loop(parallel_pragma, runit)}
+        out[0] = ({out_t})acc;
+        return;
+    }}"""
         # Only kernels that keep the last axis can meet this layout: the others skip the C (and its compile time).
         keeps_last = k.ndim - 1 not in k.reduce_axes and len(k.reduce_axes) < k.ndim
         columns = "" if not keeps_last else f"""if (nk == 1 && nr == 1 && outer > 1 && inner > 1 && {kunit} && rst[0] != 1) {{
@@ -288,15 +297,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
     long outer = 1, inner = 1;
     for (int d = 0; d < nk; d++) outer *= kshape[d];
     for (int d = 0; d < nr; d++) inner *= rshape[d];
-    if (outer == 1 && nr == 1 && inner > {self.threshold} && {int(bool(simd))}) {{
-        /* one long reduction (e.g. a full sum): split it across threads */
-        {kzero}
-        {acc_t} acc = {init};
-        if ({unit_test}) {loop(parallel_pragma, runit)}
-        else {loop(parallel_pragma, rsingle)}
-        out[0] = ({out_t})acc;
-        return;
-    }}
+    {split}
     {columns}
     {rows}
 }}

@@ -169,6 +169,26 @@ def test_sums_down_the_rows_of_columns_equal_numpy(rng, shape, build, ref):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("build,ref,layout", [
+    (lambda x: (x * x).sum(), lambda a: (a * a).sum(), "flat"),          # split across threads
+    (lambda x: x[:, ::2].sum(), lambda a: a[:, ::2].sum(), "flat"),      # strided: one thread
+    (lambda x: x.max(axis=1), lambda a: a.max(axis=1), "one row"),       # a row sum of a single row
+    (lambda x: x.sum(axis=0), lambda a: a.sum(axis=0), "one column"),    # keeps the last axis
+    (lambda x: x.sum(axis=(0, 1)), lambda a: a.sum(axis=(0, 1)), "transposed")])
+def test_reductions_past_the_openmp_threshold_equal_numpy(rng, dtype, build, ref, layout):
+    n = theano.config.openmp_elemwise_minsize * 2 + 37
+    a = rng.normal(size={"flat": (2, n), "one row": (1, n), "one column": (n, 1), "transposed": (3, n)}[layout])
+    a = a.astype(dtype)
+    if layout == "transposed":
+        a = np.ascontiguousarray(a.T).T
+    x = T.tensor(dtype, (False, False), name="x")
+    f = theano.function([x], build(x))
+    assert any(type(s[3]).__name__ == "ReduceThunk" for s in f.maker.vm.steps)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(f(a), ref(a.astype("float64")), rtol=tol, atol=tol * np.sqrt(a.size))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("build,ref", [(lambda x: x.sum(axis=(0, 2, 3)), lambda a: a.sum((0, 2, 3))),
                                        (lambda x: (x * x).sum(axis=(0, 2, 3)), lambda a: (a * a).sum((0, 2, 3))),
                                        (lambda x: x.max(axis=(0, 2, 3)), lambda a: a.max((0, 2, 3))),
