@@ -4,7 +4,8 @@ Each elementwise kernel ``kN`` gets two entry points: ``kN_flat`` (every operand
 or a single element: one vectorisable loop, OpenMP above a size threshold) and
 ``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
 the last dim; a row whose operands are all contiguous runs the flat loop, ``kN_run``, with
-unit-stride vector loads and vector math). A 0-d kernel gets ``kN_flat`` alone, a plain
+unit-stride vector loads and vector math, and other rows run it too, on blocks of their
+operands copied to the stack). A 0-d kernel gets ``kN_flat`` alone, a plain
 loop. A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel; a full
 reduction has no such loop) and accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
 buffers come as ``void*`` (what cffi passes from any array). The C compiler's time is most
@@ -37,6 +38,9 @@ static inline void mlc_thread_share(long n, long* lo, long* hi) {
     *lo = t * step < n ? t * step : n;
     *hi = *lo + step < n ? *lo + step : n;
 }"""
+
+
+GATHER_BLOCK = 256  # elements of a strided row copied to the stack at a time
 
 
 def vector_declarations() -> str:
@@ -89,7 +93,15 @@ void {name}_flat(long n, {ptr_args}) {{
     {flat_loop}
 }}
 """
-        strided_body, res2 = self.render_body(k, [f"in{i}[o{i} + j * s{i}]" for i in range(nin)])
+        # Other rows (transposed, strided, broadcast operands) are copied in blocks to the
+        # stack and run by the same vector loop: vector math for them too, and no second
+        # loop body for the C compiler to build.
+        gathers = "\n            ".join(
+            f"{self.types[d]} g{i}[{GATHER_BLOCK}]; const {self.types[d]}* q{i} = in{i} + o{i} + j0 * s{i};\n"
+            f"            if (s{i} != 1) {{\n                #pragma omp simd\n"
+            f"                for (long j = 0; j < m; j++) g{i}[j] = q{i}[j * s{i}];\n                q{i} = g{i};\n            }}"
+            for i, (d, scalar) in enumerate(zip(k.input_dtypes, k.input_scalar)) if not scalar)
+        gathered_args = ", ".join(f"in{i}" if scalar else f"q{i}" for i, scalar in enumerate(k.input_scalar))
         names = [f"{i}" for i in range(nin)] + ["out"]
         offsets = "\n            ".join(f"long o{n} = 0;" for n in names)
         steps = "\n                ".join(f"o{n} += idx * st[{k_}L * ndim + d];" for k_, n in enumerate(names))
@@ -135,10 +147,13 @@ __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {
             {name}_run(inner, {row_args}, out + oout);
             continue;
         }}{constant_rows}
-        {self.serial_for}
-        for (long j = 0; j < inner; j++) {{
-            {' '.join(strided_body)}
-            out[oout + j * sout] = {res2};
+        for (long j0 = 0; j0 < inner; j0 += {GATHER_BLOCK}) {{
+            const long m = inner - j0 < {GATHER_BLOCK} ? inner - j0 : {GATHER_BLOCK};
+            {gathers}
+            {out_t} gout[{GATHER_BLOCK}];
+            {out_t}* qout = sout == 1 ? out + oout + j0 : gout;
+            {name}_run(m, {gathered_args}, qout);
+            if (sout != 1) for (long j = 0; j < m; j++) out[oout + (j0 + j) * sout] = gout[j];
         }}
     }}"""
         return f"""

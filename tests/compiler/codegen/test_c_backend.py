@@ -224,3 +224,31 @@ def test_per_channel_constants_over_image_rows_equal_numpy(rng, dtype, layout):
     f = theano.function([x, bs, ss], T.tanh(x + bs.dimshuffle("x", 0, "x", "x")) * ss)
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(f(a, b, s), np.tanh(a + b[None, :, None, None]) * s, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_strided_rows_gathered_in_blocks_write_any_output_layout(rng, dtype):
+    """The strided entry: rows of transposed, sliced and broadcast operands copied to the stack
+    in blocks (rows longer than a block, with a tail) and run by the vector loop, into a
+    contiguous, a transposed or a sliced output (an in-place result may be such a view)."""
+    from mlc.compiler.codegen import render_nodes
+    from mlc.compiler.runtime.cpu import CPU, renderer
+    x, y = T.tensor(dtype, (False, False)), T.tensor(dtype, (False, False))
+    c = T.scalar(dtype=dtype)
+    f = theano.function([x, y, c], T.tanh(x) * y + c)
+    program, kernels = render_nodes(f.maker.linked.nodes, renderer())
+    (name, _), = kernels.values()
+    ffi, lib = CPU.build(program)
+    strided = getattr(lib, f"{name}_strided")
+    a = rng.normal(size=(700, 3)).astype(dtype).T           # rows of stride 3
+    b = rng.normal(size=(3, 1400)).astype(dtype)[:, ::2]   # rows of stride 2
+    scalar = np.array(1.5, dtype)
+    want = np.tanh(a) * b + 1.5
+    for out in (np.empty((3, 700), dtype), np.empty((700, 3), dtype).T, np.empty((3, 1400), dtype)[:, ::2]):
+        arrays = [a, b, scalar, out]
+        shape = np.array(out.shape, dtype=np.int64)
+        strides = np.array([[s // out.itemsize for s in v.strides] if v.ndim else [0, 0] for v in arrays],
+                           dtype=np.int64)
+        strided(2, ffi.cast("void*", shape.ctypes.data), ffi.cast("void*", strides.ctypes.data),
+                *[ffi.cast("void*", v.ctypes.data) for v in arrays])
+        np.testing.assert_allclose(out, want, atol=2e-6 if dtype == "float32" else 1e-13)
