@@ -32,6 +32,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math",
               "-ffp-contract=off", "-std=gnu11")
 _loaded: dict[str, Any] = {}  # loaded libraries by their key and by the keys of the programs they hold
+_found: dict[tuple[Path, str], str] = {}  # (cache root, key) -> the key of the cached library holding it
 
 
 class CompileError(RuntimeError):
@@ -156,17 +157,24 @@ def _pieces(program: Program) -> tuple[Program, ...]:
 def _library_of(key: str) -> str | None:
     """The key of the cached library holding the program of ``key``: its own, or the one
     that its ``.ref`` names (a library built for several kernels at once); None if neither
-    is whole in the cache."""
+    is whole in the cache. Remembered for this process: a function's kernels share a few
+    libraries, each checked (read and hashed) once."""
+    root = cache_root()
+    found = _found.get((root, key))
+    if found is not None:
+        return found
     if cached(key, ".so"):
-        return key
-    ref = cache_root() / key[:2] / f"{key}.ref"
-    try:
-        found = ref.read_text().strip()
-    except OSError:
-        return None
-    if not (len(found) == len(key) and found.isalnum() and cached(found, ".so")):
-        return None
-    os.utime(ref)  # recently used: the last to be evicted
+        found = key
+    else:
+        ref = root / key[:2] / f"{key}.ref"
+        try:
+            found = ref.read_text().strip()
+        except OSError:
+            return None
+        if not (len(found) == len(key) and found.isalnum() and ((root, found) in _found or cached(found, ".so"))):
+            return None
+        os.utime(ref)  # recently used: the last to be evicted
+    _found[root, key] = _found[root, found] = found
     return found
 
 
