@@ -114,8 +114,24 @@ def artifact(key: str, suffix: str, build: Callable[[Path, Path], None], source:
                         leftover.unlink(missing_ok=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    tidy(cache_root(), config.cache_max_mb * 2 ** 20, keep=key)
+    _keep_under_limit(cache_root(), directory, key)
     return path
+
+
+_estimates: dict[Path, int] = {}  # bytes in each cache at this process's last scan, plus what it added since
+
+
+def _keep_under_limit(root: Path, directory: Path, key: str) -> None:
+    """``tidy`` the cache when this process's estimate of its size passes the limit (and at
+    its first build): a scan reads every file's size, which a cache of thousands of entries
+    makes cost more than the build it follows."""
+    limit = config.cache_max_mb * 2 ** 20
+    added = sum(f.stat().st_size for f in directory.glob(f"{key}.*") if f.exists())
+    estimate = _estimates.get(root)
+    if estimate is not None and estimate + added <= limit:
+        _estimates[root] = estimate + added
+        return
+    _estimates[root] = tidy(root, limit, keep=key)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -140,9 +156,9 @@ def _stray(path: Path, now: float) -> bool:
     return old or not _pid_alive(int(match.group(1)))
 
 
-def tidy(root: Path, limit_bytes: int, keep: str = "") -> None:
+def tidy(root: Path, limit_bytes: int, keep: str = "") -> int:
     """Remove killed builds' temporary files, then whole entries, least recently used first,
-    until the cache holds at most ``limit_bytes`` (never the entry ``keep``)."""
+    until the cache holds at most ``limit_bytes`` (never the entry ``keep``); the bytes left."""
     now = time.time()
     entries: dict[str, list] = {}
     for sub in root.glob("??"):
@@ -165,3 +181,4 @@ def tidy(root: Path, limit_bytes: int, keep: str = "") -> None:
         for f in entries[key]:
             f.unlink(missing_ok=True)
         total -= sizes[key]
+    return total

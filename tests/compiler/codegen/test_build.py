@@ -303,3 +303,21 @@ def test_compiler_identity_changes_with_the_compiler_and_runs_nothing(tmp_path, 
     toolchain._compiler_identity.cache_clear()
     assert before and after and before != after and str(cc) in before
     assert toolchain._compiler_identity("no-such-compiler-here") is None
+
+
+def test_the_cache_is_scanned_at_a_first_build_and_when_it_may_pass_its_limit(tmp_path, monkeypatch):
+    from mlc.compiler.codegen import cache
+    scans = []
+    tidy = cache.tidy
+    monkeypatch.setattr(cache, "tidy", lambda *a, **k: scans.append(a) or tidy(*a, **k))
+    monkeypatch.setattr(cache, "_estimates", {})
+    with theano.config.change(cache_dir=str(tmp_path)):
+        for k in range(3):
+            _fresh_function(5.5 + k)
+        assert len(scans) == 1  # thousands of entries made every build pay for a scan
+        root = cache.cache_root()
+        cache._estimates[root] = theano.config.cache_max_mb * 2 ** 20 - 1  # as if the cache were full
+        _fresh_function(9.5)  # the estimate passes the limit: scanned (the real size is far below)
+        assert len(scans) == 2 and cache._estimates[root] == sum(f.stat().st_size for f in tmp_path.glob("??/*"))
+        _fresh_function(10.5)
+        assert len(scans) == 2 and len(_libs(tmp_path)) == 5
