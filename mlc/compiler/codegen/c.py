@@ -5,8 +5,8 @@ or a single element: one vectorisable loop, OpenMP above a size threshold) and
 ``kN_strided`` (any strides and broadcasting: an outer loop over rows, an inner loop over
 the last dim; a row whose operands are all contiguous runs the flat loop, ``kN_run``, with
 unit-stride vector loads and vector math, and other rows run it too, on blocks of their
-operands copied to the stack). A 0-d kernel gets ``kN_flat`` alone, a plain
-loop. A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel; a full
+operands copied to the stack; it is a unit of its own, built when a call first needs it).
+A 0-d kernel gets ``kN_flat`` alone, a plain loop. A reduction kernel ``kN_reduce`` loops over the kept dims (in parallel; a full
 reduction has no such loop) and accumulates over the reduced ones. Shapes and strides (in elements) come as int64 arrays;
 buffers come as ``void*`` (what cffi passes from any array). The C compiler's time is most
 of a first compile: code that cannot run is not written.
@@ -76,7 +76,9 @@ class CRenderer(CStyleRenderer):
         decls = [f"const {self.types[d]}* in{i} = (const {self.types[d]}*)p{i};" for i, d in enumerate(k.input_dtypes)]
         return ptr_args, " ".join(decls)
 
-    def elementwise(self, name: str, k: LoopKernel) -> str:
+    def elementwise(self, name: str, k: LoopKernel) -> tuple[str, str, str]:
+        """``(kN_run, kN_flat, kN_strided)``: the vector loop both entry points run, and each
+        entry point's C (a 0-d kernel has neither the loop nor the strided entry)."""
         nin = len(k.input_dtypes)
         ptr_args, decls = self._decls(k)
         out_t = self.types[k.out_dtype]
@@ -87,12 +89,12 @@ class CRenderer(CStyleRenderer):
             out[i] = {res};
         }}"""
         if k.ndim == 0:  # one element, and always contiguous: no threads, vectors or strides to build
-            return f"""
+            return "", f"""
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
     {flat_loop}
 }}
-"""
+""", ""
         # Other rows (transposed, strided, broadcast operands) are copied in blocks to the
         # stack and run by the same vector loop: vector math for them too, and no second
         # loop body for the C compiler to build.
@@ -127,7 +129,6 @@ void {name}_flat(long n, {ptr_args}) {{
             continue;
         }}"""
             constant_run = f"""
-
 __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {{
     {self.serial_for}
     for (long i = 0; i < n; i++) {{
@@ -156,12 +157,13 @@ __attribute__((noinline)) static void {name}_constants_run(long n, {run_args}) {
             if (sout != 1) for (long j = 0; j < m; j++) out[oout + (j0 + j) * sout] = gout[j];
         }}
     }}"""
-        return f"""
+        run = f"""
 __attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
     {self.serial_for}
     {flat_loop}
-}}{constant_run}
-
+}}
+"""
+        return run, f"""
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
     if (n <= {self.threshold}) {{
@@ -175,6 +177,7 @@ void {name}_flat(long n, {ptr_args}) {{
         if (hi > lo) {name}_run(hi - lo, {chunk_args}, out + lo);
     }}
 }}
+""", constant_run + f"""
 
 void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
     {decls}
@@ -321,23 +324,29 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
         """One program holding ``kernels``; its ``units`` hold one kernel each (the header
         and that kernel), so a toolchain can cache and build each kernel on its own, and any
-        units concatenated still compile (the header is written under an include guard)."""
+        units concatenated still compile (the header is written under an include guard).
+        The strided entries are ``deferred`` units: most functions never call one, and they
+        are half of the C compiler's time on an elementwise kernel."""
         header = "\n".join(["#ifndef MLC_KERNEL_HEADER\n#define MLC_KERNEL_HEADER\n#include <math.h>\n#include <stdint.h>",
                             THREAD_SHARE, self.helpers(), vector_declarations() if self.vector_math else "", "#endif"])
-        bodies, entries, units = [], [], []
+        bodies, entries, units, deferred = [], [], [], []
         for name, k in kernels:
             buffers = tuple(("buffer", d) for d in k.input_dtypes + (k.out_dtype,))
+            run, strided = "", ""
             if k.reduce_op is None:
-                body = self.elementwise(name, k)
-                own = [EntryPoint(f"{name}_flat", (("int", "long"),) + buffers)]
-                if k.ndim:
-                    own.append(EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"),
-                                                               ("shape", "int64")) + buffers))
+                run, body, strided = self.elementwise(name, k)
+                own = (EntryPoint(f"{name}_flat", (("int", "long"),) + buffers),)
             else:
                 body = self.reduction(name, k)
-                own = [EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int"))
-                                  + (("shape", "int64"),) * 4 + buffers)]
-            bodies.append(body)
+                own = (EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int")) + (("shape", "int64"),) * 4
+                                  + buffers),)
+            bodies += [run, body]
             entries += own
-            units.append(Program("c", f"{header}\n{body}", tuple(own)))
-        return Program("c", "\n".join([header] + bodies), tuple(entries), tuple(units))
+            units.append(Program("c", f"{header}\n{run}{body}", own))
+            if strided:
+                later = (EntryPoint(f"{name}_strided", (("int", "int"), ("shape", "int64"), ("shape", "int64"))
+                                    + buffers),)
+                bodies.append(strided)
+                entries += later
+                deferred.append(Program("c", f"{header}\n{run}{strided}", later))
+        return Program("c", "\n".join([header] + bodies), tuple(entries), tuple(units), tuple(deferred))

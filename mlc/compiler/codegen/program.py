@@ -23,12 +23,15 @@ class EntryPoint(NamedTuple):
 class Program(NamedTuple):
     """``language`` (``"c"``, ``"opencl"``, ``"cuda"``), ``source``, and ``entries`` by name;
     ``units``: the same code as smaller programs (one kernel each), which a toolchain may
-    build, cache and load separately (empty: ``source`` is the one unit)."""
+    build, cache and load separately (empty: ``source`` is the one unit); ``deferred``: more
+    such programs, for entry points that most runs never call, built only when one is
+    (``source`` and ``entries`` hold them too)."""
 
     language: str
     source: str
     entries: tuple
     units: tuple = ()
+    deferred: tuple = ()
 
     def entry(self, name: str) -> EntryPoint:
         for e in self.entries:

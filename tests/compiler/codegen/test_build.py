@@ -190,17 +190,61 @@ def test_rendered_units_hold_one_kernel_each_named_by_what_it_computes():
     f = theano.function([x, y], [T.exp(x).sum(axis=1) + y, T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x')])
     program, kernels = render_nodes(f.maker.linked.nodes, renderer_for("c"))
     assert len(program.units) == len({name for name, _ in kernels.values()}) >= 3
-    assert sorted(e.name for u in program.units for e in u.entries) == sorted(e.name for e in program.entries)
-    for unit in program.units:
+    assert sorted(e.name for u in program.units + program.deferred for e in u.entries) == \
+        sorted(e.name for e in program.entries)
+    assert {e.name for u in program.deferred for e in u.entries} == \
+        {e.name for e in program.entries if e.name.endswith("_strided")} != set()
+    for unit in program.units + program.deferred:
         assert unit.source.startswith("#ifndef MLC_KERNEL_HEADER")
         assert all(f"void {e.name}(" in unit.source for e in unit.entries)
-        assert sum(f"void {e.name}(" in other.source for other in program.units for e in unit.entries) == \
-            len(unit.entries)
+        assert sum(f"void {e.name}(" in other.source for other in program.units + program.deferred
+                   for e in unit.entries) == len(unit.entries)
+    # the whole program, every unit and deferred unit in one file, compiles too
+    from mlc.compiler.runtime.cpu import CPU
+    _, whole = CPU.build(program._replace(units=(), deferred=()))
+    assert all(hasattr(whole, e.name) for e in program.entries)
     # the same kernel in another function: the same name and the same unit, whatever its neighbours
     g = theano.function([x, y], [T.tanh(x * 2) - T.sqrt(abs(y)).dimshuffle(0, 'x'), (x * 3).max()])
     again, _ = render_nodes(g.maker.linked.nodes, renderer_for("c"))
     shared = {u.source for u in program.units} & {u.source for u in again.units}
     assert len(shared) == len(again.units) - 1 >= 1  # all but the new max
+
+
+def _new_constant() -> float:
+    """A number no other test's kernel holds: its kernel is built, not found loaded."""
+    return 1 + time.time_ns() % 10 ** 9 / 10 ** 10
+
+
+def test_strided_loops_are_built_at_the_first_call_that_needs_one(tmp_path):
+    from mlc.compiler.codegen import cache
+    c = _new_constant()
+    x, y = T.dmatrix(), T.dmatrix()
+    a, b = np.random.default_rng(0).normal(size=(2, 5, 4))
+    with theano.config.change(cache_dir=str(tmp_path)):
+        before = cache.builds
+        f = theano.function([x, y], T.exp(x) * c + y)
+        built = cache.builds - before
+        np.testing.assert_allclose(f(a, b), np.exp(a) * c + b)
+        assert cache.builds - before == built == 1  # contiguous calls: the flat loop alone
+        np.testing.assert_allclose(f(a.T, b.T), np.exp(a.T) * c + b.T)
+        assert cache.builds - before == 2  # a transposed call built the strided loop
+        np.testing.assert_allclose(f(a[:, ::2], b[:, 1:3]), np.exp(a[:, ::2]) * c + b[:, 1:3])
+        g = theano.function([x, y], T.exp(x) * c + y)
+        np.testing.assert_allclose(g(a.T, b.T), np.exp(a.T) * c + b.T)
+        assert cache.builds - before == 2  # and every later call and function finds it
+
+
+def test_a_strided_call_without_a_compiler_runs_the_flat_loop_on_copies(tmp_path):
+    c = _new_constant()
+    x, y = T.dmatrix(), T.dvector()
+    with theano.config.change(cache_dir=str(tmp_path)):
+        f = theano.function([x, y], T.tanh(x) * c - y)
+    a, b = np.random.default_rng(0).normal(size=(4, 4)), np.arange(4.0)
+    with theano.config.change(cache_dir=str(tmp_path), cxx=""), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(f(a.T, b), np.tanh(a.T) * c - b)  # b broadcast over rows
+        np.testing.assert_allclose(f(a[::2, ::-1], b), np.tanh(a[::2, ::-1]) * c - b)
+        np.testing.assert_allclose(f(a, b), np.tanh(a) * c - b)
 
 
 SHARED_SCRIPT = """

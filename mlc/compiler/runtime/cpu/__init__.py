@@ -50,11 +50,18 @@ class FunctionContext:
         built = built[0] if kernels else None
         self.kernels = kernels if built is not None else {}  # node -> (kernel name, LoopKernel)
         self.pointers, self.lib = (Pointers(built[0]), built[1]) if built is not None else (None, None)
+        self.deferred = {e.name: unit for unit in self.program.deferred for e in unit.entries}
         # Buffers that may reach the caller: the outputs and what they view or overwrote.
         self.escaping = set().union(*[memory_sources(out) for out in fgraph.outputs])
 
     def reusable(self, node: Apply) -> bool:
         return node.outputs[0] not in self.escaping
+
+    def deferred_function(self, name: str) -> Any:
+        """The entry point ``name`` of a deferred unit of the program, built (or found in the
+        cache) now; None when it cannot be built."""
+        built = CPU.build(self.deferred[name])
+        return None if built is None else getattr(built[1], name)
 
 
 class CPUBackend:

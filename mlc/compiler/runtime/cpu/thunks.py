@@ -84,10 +84,12 @@ def _shape(node: Apply, arrays: list) -> tuple:
 
 class ElemwiseThunk:
     def __init__(self, node: Apply, lib: Any, name: str, kernel: LoopKernel, ins: list, outs: list,
-                 reusable: bool, ptr: Pointers) -> None:
+                 reusable: bool, ptr: Pointers, deferred: Any = None) -> None:
         self.node, self.ins, self.out, self.ptr = node, ins, outs[0], ptr
-        # A 0-d kernel has no strided loop: its one element is contiguous in every layout.
+        # The strided loop is built at the first call that needs it, by ``deferred(name)``
+        # (a 0-d kernel has none: its one element is contiguous in every layout).
         self.flat, self.strided = getattr(lib, name + "_flat"), getattr(lib, name + "_strided", None)
+        self.strided_name, self.deferred = name + "_strided", deferred
         self.scalar = kernel.input_scalar
         full = [k for k, s in enumerate(self.scalar) if not s]
         self.lead, self.others = (full[0] if full else 0), full[1:]
@@ -132,6 +134,8 @@ class ElemwiseThunk:
                     flat = None
             if flat is not None:
                 self.flat(size, *flat)
+            elif self.strided is None and not self._build_strided():
+                self._through_copies(arrays, shape, out)
             else:
                 ptr = self.ptr
                 key = (shape, out.strides, *[a.strides for a in arrays])
@@ -144,6 +148,18 @@ class ElemwiseThunk:
                     layout = self.layouts[key] = (ptr(dims), ptr(strides), dims, strides)
                 self.strided(len(shape), layout[0], layout[1], *[ptr(a) for a in arrays], ptr(out))
         self.out[0] = out
+
+    def _build_strided(self) -> bool:
+        self.strided = self.deferred(self.strided_name) if self.deferred is not None else None
+        return self.strided is not None
+
+    def _through_copies(self, arrays: list, shape: tuple, out: np.ndarray) -> None:
+        """The flat loop on contiguous copies: where the strided loop could not be built."""
+        ins = [a if scalar else np.ascontiguousarray(np.broadcast_to(a, shape)) for a, scalar in zip(arrays, self.scalar)]
+        dest = out if out.flags.c_contiguous else np.empty(shape, out.dtype)
+        self.flat(out.size, *[self.ptr(a) for a in ins], self.ptr(dest))
+        if dest is not out:
+            out[...] = dest
 
 
 class ReduceThunk:
@@ -199,5 +215,7 @@ def loop_thunk(node: Apply, ins: list, outs: list, context: Any) -> Any:
     if node not in context.kernels:
         return None
     name, kernel = context.kernels[node]
-    cls = ReduceThunk if kernel.is_reduction else ElemwiseThunk
-    return cls(node, context.lib, name, kernel, ins, outs, context.reusable(node), context.pointers)
+    if kernel.is_reduction:
+        return ReduceThunk(node, context.lib, name, kernel, ins, outs, context.reusable(node), context.pointers)
+    return ElemwiseThunk(node, context.lib, name, kernel, ins, outs, context.reusable(node), context.pointers,
+                         context.deferred_function)
