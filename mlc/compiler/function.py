@@ -50,7 +50,8 @@ class FunctionMaker:
         self.fgraph = FunctionGraph(input_vars + shared, outputs + [u for _, u in updates])
         self.fgraph.update_targets = {len(outputs) + k: var for k, (var, _) in enumerate(updates)}
         from .rewrite import optimize
-        from .runtime.linker import link
+        from .runtime.linker import link, prepare
+        prepare(mode)
         optimize(self.fgraph, mode)
         if config.warn_float64 != "ignore":
             _check_float64(self.fgraph)

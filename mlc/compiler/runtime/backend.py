@@ -73,6 +73,10 @@ class Backend(Protocol):
     def build(self, program: Any) -> Any:
         """The loaded module of a codegen ``Program`` (None when it cannot be built)."""
 
+    def prepare(self) -> None:
+        """Start, in the background, what a first ``build`` will wait for (called as a
+        function's compile begins, so that it overlaps the graph's rewriting)."""
+
     def thunk_maker(self, fgraph: Any, mode: Any) -> Callable[[Apply, list, list], "Thunk | None"]:
         """``make_thunk(node, input_cells, output_cells)`` for the VM (None: ``perform``)."""
 

@@ -92,6 +92,13 @@ def watched(make_thunk: Callable | None, watchers: tuple, nodes: list) -> Callab
     return make
 
 
+def prepare(mode: Mode) -> None:
+    """Let the backend that will link a function under ``mode`` start its slow preparations
+    (a compiler probe) while the graph is being rewritten."""
+    if mode.compiled:
+        get_backend(config.device).prepare()
+
+
 def link(fgraph: FunctionGraph, mode: Mode, n_inputs: int, profile: Any = None) -> Linked:
     """``fgraph`` bound to the configured device's backend (or Python ``perform``); with a
     ``ProfileStats``, every node's time is recorded."""

@@ -365,3 +365,28 @@ def test_the_cache_is_scanned_at_a_first_build_and_when_it_may_pass_its_limit(tm
         assert len(scans) == 2 and cache._estimates[root] == sum(f.stat().st_size for f in tmp_path.glob("??/*"))
         _fresh_function(10.5)
         assert len(scans) == 2 and len(_libs(tmp_path)) == 5
+
+
+PROBE_SCRIPT = """
+import sys, threading, mlc.compiler as theano, mlc.compiler.tensor as T, numpy as np
+from mlc.compiler.runtime.cpu import toolchain
+theano.config.cache_dir = sys.argv[1]
+probes, real = [], toolchain._probe_features
+def probe(cxx):
+    probes.append(threading.current_thread().name)
+    return real(cxx)
+toolchain._probe_features = probe
+x = T.dvector()
+f = theano.function([x], T.exp(x) + 1)
+g = theano.function([x], T.exp(x) + 2)
+assert np.allclose(f(np.zeros(3)), 2) and np.allclose(g(np.zeros(3)), 3)
+print(probes)
+"""
+
+
+def test_an_empty_cache_probes_the_compiler_once_beside_the_first_rewriting(tmp_path):
+    done = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['mlc-compiler-probe']"
+    again = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, str(tmp_path)], capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout.strip() == "[]"  # remembered in the cache

@@ -97,6 +97,9 @@ class CPUBackend:
                 done = dict(zip(map(id, missing), workers.map(self.build, missing)))
         return [done[id(p)] if id(p) in done else self.build(p) for p in programs]
 
+    def prepare(self) -> None:
+        toolchain.probe_in_background()
+
     def place(self, fgraph: FunctionGraph) -> FunctionGraph:
         return fgraph  # everything runs on the host
 

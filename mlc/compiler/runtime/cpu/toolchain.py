@@ -11,6 +11,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -116,10 +117,24 @@ def _probe_features(cxx: str) -> tuple[tuple[str, ...], bool]:
     return (), False
 
 
+_probing = threading.Lock()  # one probe at a time: a caller waits for the one under way
+
+
 def features() -> tuple[tuple[str, ...], bool]:
     """``(extra flags, vector math available)`` for the configured compiler."""
     cxx = compiler()
-    return _feature_flags(cxx) if cxx else ((), False)
+    if not cxx:
+        return (), False
+    with _probing:
+        return _feature_flags(cxx)
+
+
+def probe_in_background() -> None:
+    """Find the compiler's features on another thread, where this process has not yet: in
+    an empty cache the probe (a compiler run, 50-80 ms) then overlaps a first function's
+    rewriting instead of delaying its build."""
+    if config.cxx and _feature_flags.cache_info().currsize == 0 and not _probing.locked():
+        threading.Thread(target=features, daemon=True, name="mlc-compiler-probe").start()
 
 
 def signatures(program: Program) -> dict[str, str]:

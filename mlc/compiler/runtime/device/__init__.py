@@ -91,6 +91,10 @@ class DeviceBackend:
             return ["device"] * n_in, ["device"] * n_out, True
         return None
 
+    def prepare(self) -> None:
+        from ..cpu import CPU
+        CPU.prepare()  # the host's nodes are compiled as C
+
     def place(self, fgraph: FunctionGraph) -> FunctionGraph:
         return place(fgraph, self.device, self.where)
 
