@@ -2,6 +2,11 @@
 last step to the first, accumulating into the adjoints of the buffers, sequences and
 non-sequences.
 
+A non-sequence's gradient that is a product ``dot(A.T, B)`` of per-step matrices (a
+recurrent weight's: the previous state times the step's gate gradients) is not added up step
+by step: the steps' A and B are stacked, and each chunk of steps costs one large product
+instead of a small product and an addition per step.
+
 The values a backward step needs from its forward step (gate activations, products) are
 not recomputed: the forward loop is extended to save them (an augmented ``Scan`` with those
 values as extra outputs, which the ``scan_merge`` rewrite substitutes for the plain one), and
@@ -40,6 +45,32 @@ def _saved_values(scan: Scan, grads: list[Variable]) -> list[Variable]:
     return list(saved.values())
 
 
+def _product_factors(g: Variable) -> tuple[Variable, Variable] | None:
+    """``(A, B)`` where ``g`` is ``dot(A.T, B)`` of two matrices, else None."""
+    from ..ops.blas import Dot
+    from ..ops.elemwise import DimShuffle
+    node = g.owner
+    if node is None or not isinstance(node.op, Dot) or g.ndim != 2:
+        return None
+    left, right = node.inputs
+    if left.owner is None or not isinstance(left.owner.op, DimShuffle) or left.owner.op.new_order != (1, 0):
+        return None
+    a = left.owner.inputs[0]
+    return (a, right) if a.ndim == 2 and right.ndim == 2 else None
+
+
+def _stack_products(grads: list, wrt: list, nonseqs: list) -> tuple[list, tuple]:
+    """``grads`` with each non-sequence's ``dot(A.T, B)`` given as its two factors, and for
+    each of ``wrt`` whether it is."""
+    outputs, stacked = [], []
+    nonseq_ids = {id(v) for v in nonseqs}
+    for v, g in zip(wrt, grads):
+        factors = _product_factors(g) if id(v) in nonseq_ids and g is not None else None
+        outputs += list(factors) if factors else [g]
+        stacked.append(factors is not None)
+    return outputs, tuple(stacked)
+
+
 def gradient_ops(scan: Scan) -> tuple["ScanGrad", Scan, int]:
     """``(backward op, forward op that saves what it needs, how many values it saves)``,
     built once per Scan."""
@@ -56,6 +87,7 @@ def gradient_ops(scan: Scan) -> tuple["ScanGrad", Scan, int]:
         saved = _saved_values(scan, grads)
         places = [v.type() for v in saved]
         grads = clone_replace(grads, dict(zip(saved, places)))
+        grads, stacked = _stack_products(grads, wrt, inner[len(inner) - loop.n_nonseq:])
         forward = scan
         if saved:
             n_out = loop.n_state + loop.n_nit
@@ -64,7 +96,8 @@ def gradient_ops(scan: Scan) -> tuple["ScanGrad", Scan, int]:
                          loop.truncate_gradient, loop.name)
             forward = Scan(wider, inner, outputs, scan.mode)
             forward.augments = scan
-        scan._grad_ops = (ScanGrad(loop, inner + adjoints + places, grads, scan.mode, len(saved)), forward, len(saved))
+        scan._grad_ops = (ScanGrad(loop, inner + adjoints + places, grads, scan.mode, len(saved), stacked), forward,
+                          len(saved))
     return scan._grad_ops
 
 
@@ -86,11 +119,14 @@ def scan_gradients(scan: Scan, inputs: list, outputs: list, output_grads: list) 
 class ScanGrad(InnerGraphOp):
     """The backward loop. Inputs: the Scan's inputs, its outputs (buffers, then the outputs
     not fed back), the saved values' traces, the gradients of its float outputs. Outputs: the
-    gradients of the Scan's float inputs. ``truncate_gradient`` > 0 runs only the last steps."""
+    gradients of the Scan's float inputs. ``truncate_gradient`` > 0 runs only the last steps.
+    ``stacked``: for each float inner input, whether its inner gradient comes as the two
+    factors of a product (see the module docstring)."""
 
-    def __init__(self, loop: Loop, inner_inputs: list, inner_outputs: list, mode: Any, n_saved: int) -> None:
+    def __init__(self, loop: Loop, inner_inputs: list, inner_outputs: list, mode: Any, n_saved: int,
+                 stacked: tuple = ()) -> None:
         super().__init__(loop, inner_inputs, inner_outputs, mode)
-        self.n_saved = n_saved
+        self.n_saved, self.stacked = n_saved, stacked or (False,) * len(inner_outputs)
 
     def __str__(self) -> str:
         return f"ScanGrad{{{self.loop.name or 'scan_fn'}}}"
@@ -121,6 +157,10 @@ class ScanGrad(InnerGraphOp):
                       for x, v in zip(nonseqs, node.inputs[n_in - loop.n_nonseq:n_in])]
         n_forward_inputs = len(self.inner_inputs) - len(fed_outputs) - self.n_saved
         float_inner = [is_float(v) for v in self.inner_inputs[:n_forward_inputs]]
+        flags = iter(self.stacked)
+        stacked = [wanted and next(flags) for wanted in float_inner]
+        products = [StackedProducts(slot[0]) if factors and slot is not None else None
+                    for slot, factors in zip(self._slots(0, seq_adj, adj, nonseq_adj), stacked)]
 
         def body(step: Any) -> None:
             for t in range(n - 1, first - 1, -1):
@@ -129,12 +169,20 @@ class ScanGrad(InnerGraphOp):
                 args += [a[t] for a in nit_adj if a is not None]
                 args += [s[t] for s in saved]
                 grads = iter(step(args))
-                for slot, wanted in zip(self._slots(t, seq_adj, adj, nonseq_adj), float_inner):
+                for slot, wanted, factors, product in zip(self._slots(t, seq_adj, adj, nonseq_adj), float_inner,
+                                                          stacked, products):
                     if wanted:
                         g = next(grads)
-                        if slot is not None:
+                        if factors:
+                            b = next(grads)
+                            if product is not None:
+                                product.add(g, b)
+                        elif slot is not None:
                             target, index = slot
                             target[index] += g
+            for product in products:
+                if product is not None:
+                    product.flush()
         if n > first:
             self.run_loop(body)
         results = seq_adj + [a[:lag] if a is not None else None for a, lag in zip(adj, loop.lags)] + nonseq_adj
@@ -149,3 +197,34 @@ class ScanGrad(InnerGraphOp):
         slots += [(a, lag + t + tap) if a is not None else None
                   for a, taps, lag in zip(adj, loop.state_taps, loop.lags) for tap in taps]
         return slots + [(a, ...) if a is not None else None for a in nonseq_adj]
+
+
+class StackedProducts:
+    """Adds ``sum over steps of A.T @ B`` to ``target``: the steps' A and B copied into
+    stacks of up to ``budget`` bytes, each full stack one product (``(k*rows, m).T @
+    (k*rows, p)``); a step whose factors do not fit the stacks' shapes is added alone."""
+
+    def __init__(self, target: np.ndarray, budget: int = 32 << 20) -> None:
+        self.target, self.budget = target, budget
+        self.a: np.ndarray | None = None
+        self.b: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        if self.a is None:
+            steps = max(1, self.budget // max(1, a.nbytes + b.nbytes))
+            self.a, self.b = np.empty((steps,) + a.shape, a.dtype), np.empty((steps,) + b.shape, b.dtype)
+        if a.shape != self.a.shape[1:] or b.shape != self.b.shape[1:] or a.shape[0] != b.shape[0]:
+            self.target += np.dot(a.T, b)  # raises as the step's own product would
+            return
+        self.a[self.count], self.b[self.count] = a, b
+        self.count += 1
+        if self.count == len(self.a):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.count:
+            from ..runtime.cpu.blas import gemm
+            a, b = self.a[:self.count], self.b[:self.count]
+            gemm(1.0, a.reshape(-1, a.shape[-1]).T, b.reshape(-1, b.shape[-1]), 1.0, self.target)
+            self.count = 0

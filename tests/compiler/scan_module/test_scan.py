@@ -241,3 +241,50 @@ def test_the_backward_loop_reads_saved_activations_and_the_forward_runs_once(rng
     xs, Ws = rng.normal(size=(5, 3)), rng.normal(size=(3, 3)) * 0.5
     want = theano.function([x, W], theano.grad(cost, W), mode="FAST_COMPILE")(xs, Ws)
     np.testing.assert_allclose(f(xs, Ws)[1], want, rtol=1e-12)
+
+
+def _elman_bptt(x, h0, W, U, b, first=0):
+    """The gradients of sum(hs) for W and U, by hand, backpropagating from step ``first`` on."""
+    hs, h = [], h0
+    for t in range(len(x)):
+        h = np.tanh(x[t] @ W + h @ U + b)
+        hs.append(h)
+    dW, dU, carried = np.zeros_like(W), np.zeros_like(U), np.zeros_like(h0)
+    for t in reversed(range(first, len(x))):
+        dz = (1 + carried) * (1 - hs[t] ** 2)
+        dW += x[t].T @ dz
+        dU += (hs[t - 1] if t else h0).T @ dz
+        carried = dz @ U.T
+    return dW, dU
+
+
+@pytest.mark.parametrize("budget, truncate", [(32 << 20, -1), (600, -1), (600, 3)])
+def test_recurrent_weight_gradients_are_products_of_stacked_steps(rng, monkeypatch, budget, truncate):
+    """``dot(h.T, dz)`` of each step is not added step by step: the steps' factors are stacked
+    and multiplied once per chunk (600 bytes: chunks of two steps, and a last odd one)."""
+    from mlc.compiler.scan_module import grad as scan_grad
+    monkeypatch.setattr(scan_grad.StackedProducts.__init__, "__defaults__", (budget,))
+    x, h0 = rng.normal(size=(7, 3, 4)), rng.normal(size=(3, 5))
+    W, U, b = rng.normal(size=(4, 5)), rng.normal(size=(5, 5)) * 0.5, rng.normal(size=5)
+    syms = [T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U"), T.dvector("b")]
+    hs, _ = theano.scan(lambda xt, h, W, U, b: T.tanh(T.dot(xt, W) + T.dot(h, U) + b), sequences=syms[0],
+                        outputs_info=syms[1], non_sequences=syms[2:], truncate_gradient=truncate)
+    f = theano.function(syms, theano.grad(hs.sum(), syms[2:4]))
+    backward = [n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, scan_grad.ScanGrad)]
+    assert len(backward) == 1 and sum(backward[0].stacked) == 2  # W and U: both are products of step values
+    got = f(x, h0, W, U, b)
+    for g, w in zip(got, _elman_bptt(x, h0, W, U, b, first=0 if truncate < 0 else len(x) - truncate)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_stacked_products_equal_the_sum_of_the_steps_products(rng):
+    from mlc.compiler.scan_module.grad import StackedProducts
+    steps = [(rng.normal(size=(3, 4)), rng.normal(size=(3, 2))) for _ in range(5)]
+    steps.insert(2, (rng.normal(size=(6, 4)), rng.normal(size=(6, 2))))  # another shape: added alone
+    target = rng.normal(size=(4, 2))
+    want = target + sum(a.T @ b for a, b in steps)
+    stacked = StackedProducts(target, budget=2 * (12 + 6) * 8)  # two steps a chunk
+    for a, b in steps:
+        stacked.add(a, b)
+    stacked.flush()
+    np.testing.assert_allclose(target, want, rtol=1e-13)
