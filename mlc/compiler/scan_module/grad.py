@@ -159,7 +159,7 @@ class ScanGrad(InnerGraphOp):
         float_inner = [is_float(v) for v in self.inner_inputs[:n_forward_inputs]]
         flags = iter(self.stacked)
         stacked = [wanted and next(flags) for wanted in float_inner]
-        products = [StackedProducts(slot[0]) if factors and slot is not None else None
+        products = [StackedProducts(slot[0], n - first) if factors and slot is not None else None
                     for slot, factors in zip(self._slots(0, seq_adj, adj, nonseq_adj), stacked)]
 
         def body(step: Any) -> None:
@@ -200,19 +200,20 @@ class ScanGrad(InnerGraphOp):
 
 
 class StackedProducts:
-    """Adds ``sum over steps of A.T @ B`` to ``target``: the steps' A and B copied into
-    stacks of up to ``budget`` bytes, each full stack one product (``(k*rows, m).T @
-    (k*rows, p)``); a step whose factors do not fit the stacks' shapes is added alone."""
+    """Adds ``sum over steps of A.T @ B`` to ``target``: the A and B of up to ``steps``
+    steps copied into stacks of at most ``budget`` bytes, each full stack one product
+    (``(k*rows, m).T @ (k*rows, p)``); a step whose factors do not fit the stacks' shapes is
+    added alone."""
 
-    def __init__(self, target: np.ndarray, budget: int = 32 << 20) -> None:
-        self.target, self.budget = target, budget
+    def __init__(self, target: np.ndarray, steps: int, budget: int = 32 << 20) -> None:
+        self.target, self.steps, self.budget = target, steps, budget
         self.a: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.count = 0
 
     def add(self, a: np.ndarray, b: np.ndarray) -> None:
         if self.a is None:
-            steps = max(1, self.budget // max(1, a.nbytes + b.nbytes))
+            steps = max(1, min(self.steps, self.budget // max(1, a.nbytes + b.nbytes)))
             self.a, self.b = np.empty((steps,) + a.shape, a.dtype), np.empty((steps,) + b.shape, b.dtype)
         if a.shape != self.a.shape[1:] or b.shape != self.b.shape[1:] or a.shape[0] != b.shape[0]:
             self.target += np.dot(a.T, b)  # raises as the step's own product would

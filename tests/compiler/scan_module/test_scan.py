@@ -283,8 +283,12 @@ def test_stacked_products_equal_the_sum_of_the_steps_products(rng):
     steps.insert(2, (rng.normal(size=(6, 4)), rng.normal(size=(6, 2))))  # another shape: added alone
     target = rng.normal(size=(4, 2))
     want = target + sum(a.T @ b for a, b in steps)
-    stacked = StackedProducts(target, budget=2 * (12 + 6) * 8)  # two steps a chunk
+    stacked = StackedProducts(target, len(steps), budget=2 * (12 + 6) * 8)  # two steps a chunk
     for a, b in steps:
         stacked.add(a, b)
     stacked.flush()
     np.testing.assert_allclose(target, want, rtol=1e-13)
+    assert len(stacked.a) == 2
+    few = StackedProducts(np.zeros((4, 2)), 3)  # never more room than the loop's steps
+    few.add(*steps[0])
+    assert len(few.a) == 3
