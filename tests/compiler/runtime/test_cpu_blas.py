@@ -53,3 +53,31 @@ def test_products_leave_openblas_thread_count_as_it_was(rng):
     A, B = operands(rng, "float64", 300, 300, 300, 0, 0)
     blas.gemm(1.0, A, B, 0.0, np.empty((300, 300)))
     assert blas.blas_threads() == before
+
+
+needs_split = pytest.mark.skipif(blas.CORES < 2 or blas._split_program() is None,
+                                 reason="one core, or no OpenMP: nothing is split")
+
+FIRST_PRODUCT_SCRIPT = """
+import sys, numpy as np, mlc.compiler as theano, mlc.compiler.tensor as T
+from mlc.compiler.codegen import cache
+from mlc.compiler.runtime.cpu import blas
+theano.config.cache_dir = sys.argv[1]
+x, w = T.fmatrix(), T.fmatrix()
+f = theano.function([x, w], T.tanh(T.dot(x, w)))
+built = cache.builds
+a, b = np.ones((256, 784), "float32") / 784, np.ones((784, 500), "float32")
+assert np.allclose(f(a, b), np.tanh(1.0))
+assert blas._split_library() is not None
+print(built, cache.builds)
+"""
+
+
+@needs_split
+def test_the_split_products_library_is_built_with_the_function_not_at_its_first_product(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", FIRST_PRODUCT_SCRIPT, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    built, after = map(int, done.stdout.split())
+    assert built == after == 2  # the tanh kernel and the split library, both before the first call

@@ -14,7 +14,7 @@ import numpy as np
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
 from . import native
-from .thunks import REGISTRY, Buffer
+from .thunks import LIBRARIES, REGISTRY, Buffer
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _BLAS_DTYPES = {"f": "float32", "d": "float64"}
@@ -141,12 +141,27 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os
 
 
 @lru_cache(maxsize=None)
-def _split_library() -> Any:
+def _split_program() -> Any:
+    """The C of the split products, or None where nothing is split (one core, no OpenBLAS
+    to hold to one thread, no OpenMP to spread the blocks over)."""
     from ...codegen.c_gemm import gemm_split_program
+    if CORES < 2 or _openblas_threads() is None or cblas() is None or not _openmp():
+        return None
+    return gemm_split_program("int64_t" if cblas()[2] else "int")
+
+
+@LIBRARIES.register(Dot, Gemm)
+def split_library(node: Apply) -> Any:
+    """The split products' library, for a function with a float product: built with its
+    kernels, not at its first large product."""
+    return _split_program() if node.outputs[0].dtype in ("float32", "float64") else None
+
+
+@lru_cache(maxsize=None)
+def _split_library() -> Any:
     from . import CPU
-    if not _openmp():
-        return None  # no OpenMP: nothing to spread the blocks over
-    return CPU.build(gemm_split_program("int64_t" if cblas()[2] else "int"))
+    program = _split_program()
+    return None if program is None else CPU.build(program)
 
 
 def _splitter() -> Any:
@@ -179,7 +194,7 @@ def _openmp() -> bool:
 @lru_cache(maxsize=None)
 def _split_function() -> tuple[Any, Any] | None:
     """``(split, OpenBLAS's get_num_threads)``, made once."""
-    built = _split_library() if CORES >= 2 and _openblas_threads() is not None else None
+    built = _split_library()
     found = None if built is None else blas_pointers(built[0])
     if found is None:
         return None
