@@ -234,17 +234,21 @@ def test_strided_loops_are_built_at_the_first_call_that_needs_one(tmp_path):
         assert cache.builds - before == 2  # and every later call and function finds it
 
 
-def test_a_strided_call_without_a_compiler_runs_the_flat_loop_on_copies(tmp_path):
+def test_a_strided_call_without_a_compiler_runs_the_flat_loop_on_copies(tmp_path, monkeypatch):
+    from mlc.compiler.runtime.cpu import CPU
     c = _new_constant()
     x, y = T.dmatrix(), T.dvector()
     with theano.config.change(cache_dir=str(tmp_path)):
         f = theano.function([x, y], T.tanh(x) * c - y)
     a, b = np.random.default_rng(0).normal(size=(4, 4)), np.arange(4.0)
+    builds, build = [], CPU.build
+    monkeypatch.setattr(CPU, "build", lambda program: builds.append(1) or build(program))
     with theano.config.change(cache_dir=str(tmp_path), cxx=""), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.testing.assert_allclose(f(a.T, b), np.tanh(a.T) * c - b)  # b broadcast over rows
         np.testing.assert_allclose(f(a[::2, ::-1], b), np.tanh(a[::2, ::-1]) * c - b)
         np.testing.assert_allclose(f(a, b), np.tanh(a) * c - b)
+    assert builds == [1]  # the strided loop was tried once, not again at every call
 
 
 SHARED_SCRIPT = """

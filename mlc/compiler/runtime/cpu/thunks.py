@@ -151,6 +151,7 @@ class ElemwiseThunk:
 
     def _build_strided(self) -> bool:
         self.strided = self.deferred(self.strided_name) if self.deferred is not None else None
+        self.deferred = None  # one try: a build that failed is not retried at every call
         return self.strided is not None
 
     def _through_copies(self, arrays: list, shape: tuple, out: np.ndarray) -> None:
