@@ -111,9 +111,10 @@ def mlp(timer):
     X, Y = _mlp_data()
     f = mlc_mlp_step()
     params = _init_params()
-    W1, W2 = products.weights(SIZES[1])
+    # not W1, W2: the peers' blocks below rebind those names, and this lambda reads them when called
+    PW1, PW2 = products.weights(SIZES[1])
     fns = {"mlc": lambda: f(X, Y), "numpy": lambda: numpy_mlp_step(params, X, Y),
-           "products alone (numpy)": lambda: products.step(X, W1, W2)}
+           "products alone (numpy)": lambda: products.step(X, PW1, PW2)}
     if (p := peers.pytensor()):
         pt, ptt = p
         x, y = ptt.fmatrix(), ptt.lvector()
