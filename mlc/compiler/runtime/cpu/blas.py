@@ -11,6 +11,8 @@ from typing import Any
 import _cffi_backend
 import numpy as np
 
+from ...codegen import Program
+from ...codegen.c_skinny import LANES, MAX_K, skinny_program
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
 from . import native
@@ -95,8 +97,10 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     N = B.shape[1]
     blas = cblas()
     dtype = _BLAS_DTYPES.get(C.dtype.char)  # not .dtype.name: that costs microseconds
-    if (blas is None or dtype is None or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.c_contiguous
-            or min(M, N, K) == 0):
+    usable = dtype is not None and A.dtype == C.dtype and B.dtype == C.dtype and C.flags.c_contiguous and M * N * K
+    if usable and _skinny(dtype, alpha, A, B, beta, C, M, N, K):
+        return
+    if blas is None or not usable:
         product = np.dot(A, B)
         if alpha != 1:
             product *= alpha
@@ -151,10 +155,48 @@ def _split_program() -> Any:
 
 
 @LIBRARIES.register(Dot, Gemm)
-def split_library(node: Apply) -> Any:
-    """The split products' library, for a function with a float product: built with its
-    kernels, not at its first large product."""
-    return _split_program() if node.outputs[0].dtype in ("float32", "float64") else None
+def products_library(node: Apply) -> Program | None:
+    """The products' library for a function with a float product (the skinny kernels of
+    its dtype and, where products are split, the split driver): built with its kernels,
+    not at its first product."""
+    dtype = node.outputs[0].dtype
+    return _products_program(dtype) if dtype in LANES else None
+
+
+@lru_cache(maxsize=None)
+def _products_program(dtype: str) -> Program:
+    parts = [skinny_program(dtype)] + [p for p in [_split_program()] if p is not None]
+    if len(parts) == 1:
+        return parts[0]
+    return Program("c", "\n".join(p.source for p in parts), sum((p.entries for p in parts), ()), tuple(parts))
+
+
+@lru_cache(maxsize=None)
+def _skinny_library(dtype: str) -> Any:
+    from . import CPU
+    return CPU.build(skinny_program(dtype))
+
+
+def _skinny(dtype: str, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray,
+            M: int, N: int, K: int) -> bool:
+    """Run ``C = alpha A B + beta C`` through ``codegen.c_skinny`` when one side is small
+    enough for it to beat the BLAS: ``N`` more than half a vector and at most one (with
+    ``A`` contiguous along one axis), or ``K`` at most ``MAX_K`` and ``N`` a vector or more.
+    False (nothing done) otherwise, or without a compiler."""
+    lanes, item = LANES[dtype], C.itemsize
+    (sai, sak), (sbk, sbj) = A.strides, B.strides
+    if N <= lanes < 2 * N and (sak == item or sai == item):
+        kind, work = "n", K * lanes
+    elif K <= MAX_K and N >= lanes:
+        kind, work = "k", K * -(-N // lanes) * lanes
+    else:
+        return False
+    if (sai | sak | sbk | sbj) % item or (built := _skinny_library(dtype)) is None:
+        return False
+    getattr(built[1], f"skinny_{kind}_{dtype}")(
+        M, N, K, alpha, _pointer(A), sai // item, sak // item, _pointer(B), sbk // item, sbj // item, beta,
+        _pointer(C), N, _pointer(np.empty(work, C.dtype)))
+    return True
 
 
 @lru_cache(maxsize=None)
