@@ -10,6 +10,31 @@ from .program import EntryPoint, Program
 
 CTYPES = {"float32": "float", "float64": "double"}
 PARALLEL = "if (n * k > 200000)"  # below this the threads cost more than they save
+CHUNK = 2048  # elements of rows exponentiated together: in the cache, and one long vector loop when rows are short
+
+
+def _shifted_exp(dtype: str, f: str) -> str:
+    """``shifted_exp_<dtype>(rows, k, z, e, m)``: each row's maximum into ``m`` and
+    ``exp(z - max)`` into ``e``, the exponentials as one loop over every element of the rows
+    (a row of 10 scores is too short for a vector loop of its own)."""
+    t = CTYPES[dtype]
+    return f"""#ifndef MLC_SHIFTED_EXP_{dtype}
+#define MLC_SHIFTED_EXP_{dtype}
+#define CHUNK {CHUNK}
+static void shifted_exp_{dtype}(long rows, long k, const {t}* z, {t}* e, {t}* m) {{
+    for (long r = 0; r < rows; r++) {{
+        const {t}* zr = z + r * k; {t}* er = e + r * k;
+        {t} mr = zr[0];
+        for (long j = 1; j < k; j++) mr = zr[j] > mr ? zr[j] : mr;
+        m[r] = mr;
+        #pragma omp simd
+        for (long j = 0; j < k; j++) er[j] = zr[j] - mr;
+    }}
+    #pragma omp simd
+    for (long i = 0; i < rows * k; i++) e[i] = exp{f}(e[i]);
+}}
+#endif
+"""
 
 
 def xent_program(dtype: str, vector_math: bool) -> Program:
@@ -21,22 +46,28 @@ def xent_program(dtype: str, vector_math: bool) -> Program:
     source = f"""#include <math.h>
 #include <stdint.h>
 {vector_declarations() if vector_math else ""}
+{_shifted_exp(dtype, f)}
 void xent_{dtype}(long n, long k, const void* pz, const void* py, void* pnll, void* psm, void* pbad) {{
     const {t}* z = (const {t}*)pz; const int64_t* y = (const int64_t*)py;
     {t}* nll = ({t}*)pnll; {t}* sm = ({t}*)psm;
     {check}
+    const long per = k >= CHUNK ? 1 : CHUNK / k, chunks = (n + per - 1) / per;
     #pragma omp parallel for schedule(static) {PARALLEL}
-    for (long i = 0; i < n; i++) {{
-        const {t}* zi = z + i * k; {t}* si = sm + i * k;
-        {t} m = zi[0];
-        for (long j = 1; j < k; j++) m = zi[j] > m ? zi[j] : m;
-        {t} s = 0;
-        #pragma omp simd reduction(+:s)
-        for (long j = 0; j < k; j++) {{ const {t} e = exp{f}(zi[j] - m); si[j] = e; s += e; }}
-        const {t} inv = ({t})1 / s;
-        #pragma omp simd
-        for (long j = 0; j < k; j++) si[j] *= inv;
-        nll[i] = log{f}(s) - (zi[y[i]] - m);
+    for (long c = 0; c < chunks; c++) {{
+        const long i0 = c * per, rows = n - i0 < per ? n - i0 : per;
+        {t} m[CHUNK];
+        shifted_exp_{dtype}(rows, k, z + i0 * k, sm + i0 * k, m);
+        for (long r = 0; r < rows; r++) {{
+            const long i = i0 + r;
+            {t}* si = sm + i * k;
+            {t} s = 0;
+            #pragma omp simd reduction(+:s)
+            for (long j = 0; j < k; j++) s += si[j];
+            const {t} inv = ({t})1 / s;
+            #pragma omp simd
+            for (long j = 0; j < k; j++) si[j] *= inv;
+            nll[i] = log{f}(s) - (z[i * k + y[i]] - m[r]);
+        }}
     }}
 }}
 
@@ -70,26 +101,29 @@ def softmax_program(dtype: str, vector_math: bool) -> Program:
     source = f"""#include <math.h>
 #include <stdint.h>
 {vector_declarations() if vector_math else ""}
+{_shifted_exp(dtype, f)}
 void softmax_{dtype}(long n, long k, const void* px, void* pout, int log_) {{
     const {t}* x = (const {t}*)px; {t}* out = ({t}*)pout;
+    const long per = k >= CHUNK ? 1 : CHUNK / k, chunks = (n + per - 1) / per;
     #pragma omp parallel for schedule(static) {PARALLEL}
-    for (long i = 0; i < n; i++) {{
-        const {t}* xi = x + i * k; {t}* oi = out + i * k;
-        {t} m = xi[0];
-        for (long j = 1; j < k; j++) m = xi[j] > m ? xi[j] : m;
-        {t} s = 0;
-        if (log_) {{
+    for (long c = 0; c < chunks; c++) {{
+        const long i0 = c * per, rows = n - i0 < per ? n - i0 : per;
+        {t} m[CHUNK];
+        shifted_exp_{dtype}(rows, k, x + i0 * k, out + i0 * k, m);
+        for (long r = 0; r < rows; r++) {{
+            const {t}* xi = x + (i0 + r) * k; {t}* oi = out + (i0 + r) * k;
+            {t} s = 0;
             #pragma omp simd reduction(+:s)
-            for (long j = 0; j < k; j++) s += exp{f}(xi[j] - m);
-            const {t} ls = log{f}(s);  /* (x - m) - ls, not x - (m + ls): exact near the maximum */
-            #pragma omp simd
-            for (long j = 0; j < k; j++) oi[j] = (xi[j] - m) - ls;
-        }} else {{
-            #pragma omp simd reduction(+:s)
-            for (long j = 0; j < k; j++) {{ const {t} e = exp{f}(xi[j] - m); oi[j] = e; s += e; }}
-            const {t} inv = ({t})1 / s;
-            #pragma omp simd
-            for (long j = 0; j < k; j++) oi[j] *= inv;
+            for (long j = 0; j < k; j++) s += oi[j];
+            if (log_) {{
+                const {t} ls = log{f}(s);  /* (x - m) - ls, not x - (m + ls): exact near the maximum */
+                #pragma omp simd
+                for (long j = 0; j < k; j++) oi[j] = (xi[j] - m[r]) - ls;
+            }} else {{
+                const {t} inv = ({t})1 / s;
+                #pragma omp simd
+                for (long j = 0; j < k; j++) oi[j] *= inv;
+            }}
         }}
     }}
 }}
