@@ -4,11 +4,15 @@
 0, -0.5, -2, 3, which gradients of these produce);
 linear combinations containing a matrix product (``dot(x, W) + b``,
 ``W - lr * dot(a, b)``, ``W - lr * (dot(a, b) + c * W)``) → one ``Gemm``;
-increments of zeros at slices that tile an axis → one ``Join`` (``slices``).
+increments of zeros at slices that tile an axis → one ``Join`` (``slices``);
+``argmax(softmax(z))`` → ``argmax(z)`` along the softmax's axis (also argmin, log-softmax:
+each is increasing along that axis, so the validation error needs no exponentials).
 """
 from __future__ import annotations
 
 from ..ops.blas import Dot, Gemm
+from ..ops.nnet import LogSoftmax, Softmax
+from ..ops.reduce import Argmax
 from ..tensor import basic as T
 from .engine import WalkingPass, node_rewriter
 from .patterns import producer, scalar_constant, single_client
@@ -113,7 +117,18 @@ def _like_terms(terms: list, dtype: str) -> list:
     return collected
 
 
-_POWERS = WalkingPass("specialize", [pow_specialize])
+@node_rewriter([Argmax])
+def argmax_of_softmax(fgraph, node):
+    (p,) = node.inputs
+    softmax = p.owner
+    if node.op.axis is None or softmax is None or not isinstance(softmax.op, (Softmax, LogSoftmax)):
+        return None
+    if node.op.axis % p.ndim != softmax.op.axis % p.ndim:
+        return None
+    return [node.op(softmax.inputs[0])]
+
+
+_POWERS = WalkingPass("specialize", [pow_specialize, argmax_of_softmax])
 _GEMMS = WalkingPass("specialize", [gemm_from_linear_combination], consumers_first=True)
 
 

@@ -54,3 +54,21 @@ def test_weight_decay_folds_into_the_gemms_beta_in_place(rng):
     np.testing.assert_allclose(f(A, G), want_cost, rtol=1e-12)
     np.testing.assert_allclose(W.get_value(), before - 0.1 * (A.T @ G + 2e-3 * before), rtol=1e-12)
     assert W.get_value(borrow=True) is storage
+
+
+def test_argmax_of_softmax_takes_the_scores_and_drops_the_exponentials(rng):
+    from mlc.compiler.ops.nnet import LogSoftmax, Softmax
+    z = T.dmatrix("z")
+    outputs = [T.argmax(T.nnet.softmax(z), axis=1), T.argmax(LogSoftmax(1)(z), axis=-1),
+               T.argmin(Softmax(-1)(z), axis=1)]
+    values = rng.normal(size=(50, 10)) * 3
+    f = compare([z], outputs, [values])
+    assert not any("Softmax" in n for n in op_names(f))
+    np.testing.assert_array_equal(f(values)[0], np.argmax(values, axis=1))
+
+
+def test_argmax_across_the_softmax_axis_keeps_the_softmax(rng):
+    z = T.dmatrix("z")
+    f = compare([z], [T.argmax(T.nnet.softmax(z), axis=0), T.argmax(T.nnet.softmax(z), axis=None)],
+                [rng.normal(size=(6, 5))])
+    assert sum("Softmax" in n for n in op_names(f)) == 1
