@@ -68,12 +68,13 @@ def test_the_kernels_take_the_shapes_they_are_for_and_leave_the_rest_to_the_blas
     monkeypatch.setattr(blas, "_skinny_library", lambda dtype: (real[0], Spy()))
     cases = {(256, 500, 10): "skinny_n_float32", (500, 256, 16): "skinny_n_float32",
              (256, 10, 500): "skinny_k_float32", (256, MAX_K, 40): "skinny_k_float32",
-             (256, 500, 8): None, (256, 500, 17): None, (256, MAX_K + 1, 500): None, (256, 10, 8): None}
-    for (M, K, N), entry in cases.items():
+             (256, 500, 8): None, (256, 500, 17): None, (256, MAX_K + 1, 500): None, (256, 10, 8): None,
+             (784, 10, 500): "skinny_k_float32", (784, 10, 500, "update"): None}  # a C past the cache: BLAS
+    for (M, K, N, *update), entry in cases.items():
         ran.clear()
         A, B = rng.normal(size=(M, K)).astype("float32"), rng.normal(size=(K, N)).astype("float32")
-        C = np.empty((M, N), "float32")
-        blas.gemm(1.0, A, B, 0.0, C)
+        C = np.zeros((M, N), "float32")
+        blas.gemm(1.0, A, B, 1.0 if update else 0.0, C)
         np.testing.assert_allclose(C, A.astype("float64") @ B, atol=1e-3)
         assert ran == ([entry] if entry else []), (M, K, N)
 

@@ -140,6 +140,7 @@ def _pointer(a: np.ndarray) -> Any:
         return native.ffi.cast(_VOID_P, a.ctypes.data)
 
 
+SKINNY_UPDATE_BYTES = 1 << 19  # measured: above this, BLAS's C += A B with small K is 5-10% faster
 SPLIT_WORK = 1 << 21  # multiply-adds from which a product is spread over the cores
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -181,13 +182,14 @@ def _skinny(dtype: str, alpha: float, A: np.ndarray, B: np.ndarray, beta: float,
             M: int, N: int, K: int) -> bool:
     """Run ``C = alpha A B + beta C`` through ``codegen.c_skinny`` when one side is small
     enough for it to beat the BLAS: ``N`` more than half a vector and at most one (with
-    ``A`` contiguous along one axis), or ``K`` at most ``MAX_K`` and ``N`` a vector or more.
+    ``A`` contiguous along one axis), or ``K`` at most ``MAX_K`` and ``N`` a vector or more
+    (unless it updates a ``C`` larger than the cache, where the BLAS streams it faster).
     False (nothing done) otherwise, or without a compiler."""
     lanes, item = LANES[dtype], C.itemsize
     (sai, sak), (sbk, sbj) = A.strides, B.strides
     if N <= lanes < 2 * N and (sak == item or sai == item):
         kind, work = "n", K * lanes
-    elif K <= MAX_K and N >= lanes:
+    elif K <= MAX_K and N >= lanes and (beta == 0 or M * N * item <= SKINNY_UPDATE_BYTES):
         kind, work = "k", K * -(-N // lanes) * lanes
     else:
         return False
