@@ -96,6 +96,7 @@ class World:
         """End every rank of the job with exit status ``code`` (MPI_Abort): nobody waits."""
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.2)  # mpiexec forwards what this rank printed before MPI_Abort kills its reader (seen lost once)
         self.comm.Abort(code)
 
 
