@@ -22,8 +22,8 @@ LANES = {"float32": 16, "float64": 8}  # one 64-byte vector
 MAX_K = 16  # skinny_k's largest K
 ROWS = 8  # rows of C per block in skinny_n over rows of A: 8 accumulators, one load of B each k
 ROWS_K = 4  # rows of C per block in skinny_k
-PARALLEL_WORK = 1 << 20  # multiply-adds from which the blocks are shared among the threads (below, handing the
-# packed operand to another core costs more than the work it takes off this one)
+PARALLEL_WORK = 1 << 22  # multiply-adds (about 100 us on one core) from which the blocks are shared among the threads:
+# below, a thread that another process has descheduled stalls the product longer than a second thread saves
 
 
 def _accumulators(vec: str, names: list[str]) -> str:

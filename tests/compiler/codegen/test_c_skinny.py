@@ -80,9 +80,11 @@ def test_the_kernels_take_the_shapes_they_are_for_and_leave_the_rest_to_the_blas
 
 
 @pytest.mark.skipif(blas.CORES < 2, reason="one core: one thread")
-@pytest.mark.parametrize("shape, transposed", [((600, 784, 10), False), ((784, 600, 10), True), ((256, 10, 500), False)])
+@pytest.mark.parametrize("shape, transposed", [((600, 784, 10), False), ((784, 600, 10), True), ((1024, 16, 512), False)])
 def test_the_same_bits_whatever_the_thread_count(rng, shape, transposed):
+    from mlc.compiler.codegen.c_skinny import PARALLEL_WORK
     M, K, N = shape
+    assert M * N * K > PARALLEL_WORK  # shared among the threads
     A = rng.normal(size=(K, M)).astype("float32").T if transposed else rng.normal(size=(M, K)).astype("float32")
     B = rng.normal(size=(K, N)).astype("float32")
     gomp = None
