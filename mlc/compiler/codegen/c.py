@@ -21,7 +21,6 @@ from .program import EntryPoint, Program
 
 VECTOR_MATH = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin", "acos",
                "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "pow")
-EXPENSIVE = frozenset(VECTOR_MATH + ("sigmoid", "softplus"))  # elementary functions: tens of cycles each
 
 
 # A thread's share of a flat loop run by an OpenMP team: whole blocks of 64 elements (vectors
@@ -66,16 +65,10 @@ class CRenderer(CStyleRenderer):
     def __init__(self, threshold: int = 500_000, vector_math: bool = False) -> None:
         self.threshold, self.vector_math = threshold, vector_math
 
-    def minsize(self, k: LoopKernel) -> int:
-        """The smallest loop of ``k`` run by OpenMP threads: ``threshold`` for arithmetic,
-        less for each call of an elementary function (a tanh costs about eight additions)."""
-        calls = sum(name in EXPENSIVE for name, _, _ in k.body)
-        return max(1, self.threshold // (1 + 7 * calls))
-
-    def branch(self, rows_loop: str, k: LoopKernel) -> str:
+    def branch(self, rows_loop: str) -> str:
         """The loop over rows, run by OpenMP threads only when the work is large: one loop
         with an if() clause (no simd here to lose), so the C compiler builds it once."""
-        return f"{self.parallel_rows} if (outer * inner > {self.minsize(k)})\n{rows_loop}"
+        return f"{self.parallel_rows} if (outer * inner > {self.threshold})\n{rows_loop}"
 
     def _decls(self, k: LoopKernel) -> tuple[str, str]:
         nin = len(k.input_dtypes)
@@ -173,7 +166,7 @@ __attribute__((noinline)) static void {name}_run(long n, {run_args}) {{
         return run, f"""
 void {name}_flat(long n, {ptr_args}) {{
     {decls}
-    if (n <= {self.minsize(k)}) {{
+    if (n <= {self.threshold}) {{
         {name}_run(n, {", ".join(f"in{i}" for i in range(nin))}, out);
         return;
     }}
@@ -192,7 +185,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
     const long* st = (const long*)pstrides;
     long inner = shape[ndim - 1], outer = 1;
     for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
-    {self.branch(rows_loop, k)}
+    {self.branch(rows_loop)}
 }}
 """
 
@@ -281,7 +274,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         {one_row}
     }}"""
         # A full reduction (a sum to a scalar) has one row: no loop over rows to build
-        rows = f"{{\n        {koff}\n        {one_row}\n    }}" if len(k.reduce_axes) == k.ndim else self.branch(rows_loop, k)
+        rows = f"{{\n        {koff}\n        {one_row}\n    }}" if len(k.reduce_axes) == k.ndim else self.branch(rows_loop)
         # Summing down the rows of contiguous columns (a bias gradient, sum(axis=0)): row by row
         # over blocks of columns, so memory is read in order instead of a column at a time.
         kunit = " && ".join(f"kst[{j}L] == 1" for j in range(nin + 1))
@@ -299,7 +292,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         }}"""
         # One long contiguous reduction (a full sum, or a row sum of one row) split across
         # threads. Kernels that keep the last axis meet it only for a single column: they skip the C.
-        split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.minsize(k)} && {unit_test}) {{
+        split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.threshold} && {unit_test}) {{
         {kzero}
         {acc_t} acc = {init};
         {loop(parallel_pragma, runit)}
@@ -309,7 +302,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         # Only kernels that keep the last axis can meet this layout: the others skip the C (and its compile time).
         keeps_last = k.ndim - 1 not in k.reduce_axes and len(k.reduce_axes) < k.ndim
         columns = "" if not keeps_last else f"""if (nk == 1 && nr == 1 && outer > 1 && inner > 1 && {kunit} && rst[0] != 1) {{
-        {self.parallel_rows} if (outer * inner > {self.minsize(k)})
+        {self.parallel_rows} if (outer * inner > {self.threshold})
         {column_block}
         return;
     }}"""

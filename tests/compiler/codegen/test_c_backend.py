@@ -124,19 +124,6 @@ def test_large_arrays_use_openmp_path_and_agree(rng):
     assert np.all(np.abs(got - want) <= 8 * np.finfo(np.float32).eps * scale + 1e-30)
 
 
-def test_elementary_functions_share_out_smaller_loops_than_arithmetic():
-    from mlc.compiler.codegen.c import CRenderer
-    from mlc.compiler.codegen.loop_ir import LoopKernel
-    x = (("i", 0),)
-    kernel = lambda *names: LoopKernel(("float32",), (False,), tuple((n, x, "float32") for n in names), "float32", 1)
-    renderer = CRenderer(threshold=800_000)
-    assert renderer.minsize(kernel("add", "mul")) == 800_000
-    assert renderer.minsize(kernel("tanh")) == 100_000
-    assert renderer.minsize(kernel("exp", "add", "sigmoid")) == 800_000 // 15
-    flat = renderer.render([("k0", kernel("tanh"))]).source
-    assert "if (n <= 100000)" in flat
-
-
 @pytest.mark.parametrize("name,npfn", [("exp", np.exp), ("sin", np.sin), ("tanh", np.tanh), ("log", np.log),
                                        ("cos", np.cos), ("expm1", np.expm1)])
 @pytest.mark.parametrize("view", ["flat", "row-slice", "transposed"])
