@@ -2,12 +2,15 @@
 a classifier's last layer (``h @ W``, ``N`` = 10 classes), its weight gradient
 (``h.T @ dz``) and the gradient that flows back through it (``dz @ W.T``, ``K`` = 10).
 
-OpenBLAS blocks for large square-ish products: on one thread (the split products hold it
-to one) it took twice these kernels' time for the MLP benchmark's 256x500x10 products, and
-left to its own threads, ``dz @ W.T`` took four times longer. Here the small side fits one vector of ``LANES`` lanes
-(``N``, padded with zeros) or a few (``K``), the large sides stream through the cache once,
-and the accumulators stay in registers (GCC's vector extensions: portable C, one vector
-op per SIMD instruction where the machine has the width, several where it has less).
+OpenBLAS blocks for large square-ish products. For these shapes, on one thread (the split
+products hold it to one), it took twice these kernels' time in a warm cache (256x500x10:
+57 against 27 us), and left to its own threads, ``dz @ W.T`` took four times longer. Here
+the small side fits one vector of ``LANES`` lanes (``N``, padded with zeros) or a few
+(``K``), the large sides stream through the cache once, and the accumulators stay in
+registers (GCC's vector extensions: portable C, one vector op per SIMD instruction where the
+machine has the width, several where it has less). ``runtime.cpu.blas`` calls them from
+``PARALLEL_WORK`` multiply-adds up, where they run on the threads: below it, in a train
+step the operands come cold from memory and the product is no faster than the BLAS's.
 
 Each element of ``C`` is summed by one thread in the order of ``k``, so the bits do not
 depend on the number of threads. ``work`` is scratch the caller gives: ``K * LANES``

@@ -1,6 +1,7 @@
-"""The products with one small side (``codegen/c_skinny.py``), run through ``blas.gemm``:
-equal to NumPy in float64 for every layout they take, the same bits whatever the thread
-count, and used for exactly the shapes they are meant for."""
+"""The products with one small side (``codegen/c_skinny.py``): equal to NumPy in float64
+for every layout they take (called as ``blas.gemm`` calls them, small sizes included), the
+same bits whatever the thread count, and used by ``blas.gemm`` for exactly the shapes they
+are meant for."""
 import ctypes
 import os
 
@@ -28,10 +29,13 @@ def check(rng, dtype, M, K, N, a_layout, b_layout, alpha=0.5, beta=2.0):
     B = layouts(rng, dtype, (K, N))[b_layout]
     C0 = rng.normal(size=(M, N)).astype(dtype)
     C = C0.copy() if beta else np.full((M, N), np.nan, dtype)  # beta 0: C's old contents are ignored
-    blas.gemm(alpha, A, B, beta, C)
+    ran = blas._skinny(dtype, alpha, A, B, beta, C, M, N, K)
+    if not ran:
+        blas.gemm(alpha, A, B, beta, C)
     want = alpha * (A.astype("float64") @ B.astype("float64")) + (beta * C0 if beta else 0)
     tol = TOL[dtype] * np.sqrt(K) * max(1.0, np.abs(want).max())
     np.testing.assert_allclose(C, want, rtol=0, atol=tol)
+    return ran
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -40,9 +44,10 @@ def check(rng, dtype, M, K, N, a_layout, b_layout, alpha=0.5, beta=2.0):
 @pytest.mark.parametrize("b_layout", ["rows", "transposed", "column step"])
 def test_small_n_equals_numpy(rng, dtype, M, a_layout, b_layout):
     lanes = LANES[dtype]
+    along_an_axis = a_layout not in ("column step", "reversed")  # else left to the BLAS
     for N in (lanes // 2 + 1, lanes - 3, lanes):
-        check(rng, dtype, M, 300, N, a_layout, b_layout)
-    check(rng, dtype, M, 300, lanes, a_layout, b_layout, alpha=-1.0, beta=0.0)
+        assert check(rng, dtype, M, 300, N, a_layout, b_layout) == along_an_axis
+    assert check(rng, dtype, M, 300, lanes, a_layout, b_layout, alpha=-1.0, beta=0.0) == along_an_axis
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -51,10 +56,10 @@ def test_small_n_equals_numpy(rng, dtype, M, a_layout, b_layout):
 @pytest.mark.parametrize("a_layout", ["rows", "transposed", "reversed"])
 @pytest.mark.parametrize("b_layout", ["rows", "transposed", "column step"])
 def test_small_k_equals_numpy(rng, dtype, M, K, a_layout, b_layout):
-    lanes = LANES[dtype]
-    for N in (lanes, lanes + 3, 500):
-        check(rng, dtype, M, K, N, a_layout, b_layout)
-    check(rng, dtype, M, K, 77, a_layout, b_layout, alpha=2.0, beta=0.0)
+    lanes, item = LANES[dtype], np.dtype(dtype).itemsize
+    for N in (lanes, lanes + 3, 500):  # an update of a C past the cache is left to the BLAS
+        assert check(rng, dtype, M, K, N, a_layout, b_layout) == (M * N * item <= blas.SKINNY_UPDATE_BYTES)
+    assert check(rng, dtype, M, K, 77, a_layout, b_layout, alpha=2.0, beta=0.0)
 
 
 def test_the_kernels_take_the_shapes_they_are_for_and_leave_the_rest_to_the_blas(rng, monkeypatch):
@@ -66,10 +71,12 @@ def test_the_kernels_take_the_shapes_they_are_for_and_leave_the_rest_to_the_blas
             ran.append(name)
             return getattr(real[1], name)
     monkeypatch.setattr(blas, "_skinny_library", lambda dtype: (real[0], Spy()))
-    cases = {(256, 500, 10): "skinny_n_float32", (500, 256, 16): "skinny_n_float32",
-             (256, 10, 500): "skinny_k_float32", (256, MAX_K, 40): "skinny_k_float32",
-             (256, 500, 8): None, (256, 500, 17): None, (256, MAX_K + 1, 500): None, (256, 10, 8): None,
-             (784, 10, 500): "skinny_k_float32", (784, 10, 500, "update"): None}  # a C past the cache: BLAS
+    cases = {(2048, 500, 10): "skinny_n_float32", (2000, 256, 16): "skinny_n_float32",
+             (2048, 10, 500): "skinny_k_float32", (8192, MAX_K, 40): "skinny_k_float32",
+             (2048, 500, 8): None, (2048, 500, 17): None, (2048, MAX_K + 1, 500): None, (8192, 10, 8): None,
+             (256, 500, 10): None,  # small: the BLAS is as fast on the cold operands of a train step
+             (256, 10, 500, "update"): None, (2048, 10, 500, "update"): None}  # a C past the cache: BLAS
+    assert all(M * N * K > blas.SKINNY_WORK for (M, K, N, *_), entry in cases.items() if entry)
     for (M, K, N, *update), entry in cases.items():
         ran.clear()
         A, B = rng.normal(size=(M, K)).astype("float32"), rng.normal(size=(K, N)).astype("float32")

@@ -12,7 +12,7 @@ import _cffi_backend
 import numpy as np
 
 from ...codegen import Program
-from ...codegen.c_skinny import LANES, MAX_K, skinny_program
+from ...codegen.c_skinny import LANES, MAX_K, PARALLEL_WORK, skinny_program
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
 from . import native
@@ -97,8 +97,9 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     N = B.shape[1]
     blas = cblas()
     dtype = _BLAS_DTYPES.get(C.dtype.char)  # not .dtype.name: that costs microseconds
-    usable = dtype is not None and A.dtype == C.dtype and B.dtype == C.dtype and C.flags.c_contiguous and M * N * K
-    if usable and _skinny(dtype, alpha, A, B, beta, C, M, N, K):
+    work = M * N * K
+    usable = dtype is not None and A.dtype == C.dtype and B.dtype == C.dtype and C.flags.c_contiguous and work
+    if usable and work > SKINNY_WORK and _skinny(dtype, alpha, A, B, beta, C, M, N, K):
         return
     if blas is None or not usable:
         product = np.dot(A, B)
@@ -117,7 +118,7 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
     split = _splitter()
     if split is not None:  # every product, so that OpenBLAS's own threads never wake to compete
         by_rows = M * K > K * N  # share out the larger operand; each block reads all of the smaller
-        blocks = min(CORES, (M if by_rows else N) // 32) if M * N * K >= SPLIT_WORK else 1
+        blocks = min(CORES, (M if by_rows else N) // 32) if work >= SPLIT_WORK else 1
         split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, max(blocks, 1), by_rows)
         return
     funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, _pointer(A), lda, _pointer(B), ldb, beta, _pointer(C), max(1, N))
@@ -140,6 +141,10 @@ def _pointer(a: np.ndarray) -> Any:
         return native.ffi.cast(_VOID_P, a.ctypes.data)
 
 
+# The skinny kernels from the size where they share the product among the threads. Below it, in
+# a train step the operands come cold from memory (the layer's large products evicted them) and
+# the product is as fast on the BLAS's one thread: twice as fast in a hot cache, no faster there.
+SKINNY_WORK = PARALLEL_WORK
 SKINNY_UPDATE_BYTES = 1 << 19  # measured: above this, BLAS's C += A B with small K is 5-10% faster
 SPLIT_WORK = 1 << 21  # multiply-adds from which a product is spread over the cores
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
