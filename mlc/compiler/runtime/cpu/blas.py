@@ -193,16 +193,16 @@ def _skinny(dtype: str, alpha: float, A: np.ndarray, B: np.ndarray, beta: float,
     lanes, item = LANES[dtype], C.itemsize
     (sai, sak), (sbk, sbj) = A.strides, B.strides
     if N <= lanes < 2 * N and (sak == item or sai == item):
-        kind, work = "n", K * lanes
+        kind, scratch = "n", K * lanes
     elif K <= MAX_K and N >= lanes and (beta == 0 or M * N * item <= SKINNY_UPDATE_BYTES):
-        kind, work = "k", K * -(-N // lanes) * lanes
+        kind, scratch = "k", K * -(-N // lanes) * lanes
     else:
         return False
     if (sai | sak | sbk | sbj) % item or (built := _skinny_library(dtype)) is None:
         return False
     getattr(built[1], f"skinny_{kind}_{dtype}")(
         M, N, K, alpha, _pointer(A), sai // item, sak // item, _pointer(B), sbk // item, sbj // item, beta,
-        _pointer(C), N, _pointer(np.empty(work, C.dtype)))
+        _pointer(C), N, _pointer(np.empty(scratch, C.dtype)))
     return True
 
 
