@@ -14,14 +14,14 @@ CHUNK = 2048  # elements of rows exponentiated together: in the cache, and one l
 
 
 def _shifted_exp(dtype: str, f: str) -> str:
-    """``shifted_exp_<dtype>(rows, k, z, e, m)``: each row's maximum into ``m`` and
-    ``exp(z - max)`` into ``e``, the exponentials as one loop over every element of the rows
-    (a row of 10 scores is too short for a vector loop of its own)."""
+    """``shifted_exp_<dtype>(rows, k, z, e, m, s)``: each row's maximum into ``m``,
+    ``exp(z - max)`` into ``e`` and its sum into ``s``, the exponentials as one loop over every
+    element of the rows (a row of 10 scores is too short for a vector loop of its own)."""
     t = CTYPES[dtype]
     return f"""#ifndef MLC_SHIFTED_EXP_{dtype}
 #define MLC_SHIFTED_EXP_{dtype}
 #define CHUNK {CHUNK}
-static void shifted_exp_{dtype}(long rows, long k, const {t}* z, {t}* e, {t}* m) {{
+static void shifted_exp_{dtype}(long rows, long k, const {t}* z, {t}* e, {t}* m, {t}* s) {{
     for (long r = 0; r < rows; r++) {{
         const {t}* zr = z + r * k; {t}* er = e + r * k;
         {t} mr = zr[0];
@@ -32,6 +32,13 @@ static void shifted_exp_{dtype}(long rows, long k, const {t}* z, {t}* e, {t}* m)
     }}
     #pragma omp simd
     for (long i = 0; i < rows * k; i++) e[i] = exp{f}(e[i]);
+    for (long r = 0; r < rows; r++) {{
+        const {t}* er = e + r * k;
+        {t} sr = 0;
+        #pragma omp simd reduction(+:sr)
+        for (long j = 0; j < k; j++) sr += er[j];
+        s[r] = sr;
+    }}
 }}
 #endif
 """
@@ -55,18 +62,15 @@ void xent_{dtype}(long n, long k, const void* pz, const void* py, void* pnll, vo
     #pragma omp parallel for schedule(static) {PARALLEL}
     for (long c = 0; c < chunks; c++) {{
         const long i0 = c * per, rows = n - i0 < per ? n - i0 : per;
-        {t} m[CHUNK];
-        shifted_exp_{dtype}(rows, k, z + i0 * k, sm + i0 * k, m);
+        {t} m[CHUNK], s[CHUNK];
+        shifted_exp_{dtype}(rows, k, z + i0 * k, sm + i0 * k, m, s);
         for (long r = 0; r < rows; r++) {{
             const long i = i0 + r;
             {t}* si = sm + i * k;
-            {t} s = 0;
-            #pragma omp simd reduction(+:s)
-            for (long j = 0; j < k; j++) s += si[j];
-            const {t} inv = ({t})1 / s;
+            const {t} inv = ({t})1 / s[r];
             #pragma omp simd
             for (long j = 0; j < k; j++) si[j] *= inv;
-            nll[i] = log{f}(s) - (z[i * k + y[i]] - m[r]);
+            nll[i] = log{f}(s[r]) - (z[i * k + y[i]] - m[r]);
         }}
     }}
 }}
@@ -108,19 +112,16 @@ void softmax_{dtype}(long n, long k, const void* px, void* pout, int log_) {{
     #pragma omp parallel for schedule(static) {PARALLEL}
     for (long c = 0; c < chunks; c++) {{
         const long i0 = c * per, rows = n - i0 < per ? n - i0 : per;
-        {t} m[CHUNK];
-        shifted_exp_{dtype}(rows, k, x + i0 * k, out + i0 * k, m);
+        {t} m[CHUNK], s[CHUNK];
+        shifted_exp_{dtype}(rows, k, x + i0 * k, out + i0 * k, m, s);
         for (long r = 0; r < rows; r++) {{
             const {t}* xi = x + (i0 + r) * k; {t}* oi = out + (i0 + r) * k;
-            {t} s = 0;
-            #pragma omp simd reduction(+:s)
-            for (long j = 0; j < k; j++) s += oi[j];
             if (log_) {{
-                const {t} ls = log{f}(s);  /* (x - m) - ls, not x - (m + ls): exact near the maximum */
+                const {t} ls = log{f}(s[r]);  /* (x - m) - ls, not x - (m + ls): exact near the maximum */
                 #pragma omp simd
                 for (long j = 0; j < k; j++) oi[j] = (xi[j] - m[r]) - ls;
             }} else {{
-                const {t} inv = ({t})1 / s;
+                const {t} inv = ({t})1 / s[r];
                 #pragma omp simd
                 for (long j = 0; j < k; j++) oi[j] *= inv;
             }}
