@@ -1,8 +1,15 @@
-"""The one compiled part of mlc's install: the call fast path (``_fastcall.c``). It is
-optional: without a C compiler the install goes on and mlc calls kernels through cffi."""
+"""The compiled parts of mlc's install: the call fast paths of loop kernels (``_fastcall.c``)
+and of matrix products (``_products.c``). They are optional: without a C compiler the install
+goes on and mlc calls kernels through cffi and products through NumPy's BLAS."""
 import numpy
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("mlc.compiler.runtime.cpu._fastcall", ["mlc/compiler/runtime/cpu/_fastcall.c"],
-                             include_dirs=[numpy.get_include()], extra_compile_args=["-O2", "-std=gnu11"],
-                             optional=True)])
+CPU = "mlc/compiler/runtime/cpu"
+
+
+def fast_path(name: str) -> Extension:
+    return Extension(f"mlc.compiler.runtime.cpu.{name}", [f"{CPU}/{name}.c"], depends=[f"{CPU}/_cells.h"],
+                     include_dirs=[numpy.get_include()], extra_compile_args=["-O2", "-std=gnu11"], optional=True)
+
+
+setup(ext_modules=[fast_path("_fastcall"), fast_path("_products")])

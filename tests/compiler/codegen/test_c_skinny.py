@@ -1,6 +1,6 @@
 """The products with one small side (``codegen/c_skinny.py``): equal to NumPy in float64
-for every layout they take (called as ``blas.gemm`` calls them, small sizes included), the
-same bits whatever the thread count, and used by ``blas.gemm`` for exactly the shapes they
+for every layout they take (called directly, small sizes included), the same bits whatever
+the thread count, and chosen by ``blas.gemm`` (``_products.c``) for exactly the shapes they
 are meant for."""
 import ctypes
 import os
@@ -24,30 +24,39 @@ def layouts(rng, dtype, shape):
             "row step": base[::2, :K], "column step": base[:M, ::2], "reversed": base[:M, :K][:, ::-1]}
 
 
-def check(rng, dtype, M, K, N, a_layout, b_layout, alpha=0.5, beta=2.0):
+def skinny(kind, alpha, A, B, beta, C):
+    """``C = alpha A B + beta C`` by the kernel ``skinny_<kind>`` itself, as ``_products.c``
+    calls it (strides in elements, scratch of 64-byte vectors)."""
+    dtype, (M, K), N = C.dtype.name, A.shape, B.shape[1]
+    lanes, item = LANES[dtype], C.itemsize
+    scratch = np.empty((K * lanes if kind == "n" else K * -(-N // lanes) * lanes) + 64, dtype)
+    aligned = scratch[(-scratch.ctypes.data % 64) // item:]
+    kernel = getattr(blas._skinny_library(dtype)[1], f"skinny_{kind}_{dtype}")
+    pointer = lambda a: blas.native.ffi.cast("void*", a.ctypes.data)  # noqa: E731 (strided views too)
+    kernel(M, N, K, alpha, pointer(A), A.strides[0] // item, A.strides[1] // item, pointer(B), B.strides[0] // item,
+           B.strides[1] // item, beta, pointer(C), N, pointer(aligned))
+
+
+def check(rng, dtype, kind, M, K, N, a_layout, b_layout, alpha=0.5, beta=2.0):
     A = layouts(rng, dtype, (M, K))[a_layout]
     B = layouts(rng, dtype, (K, N))[b_layout]
     C0 = rng.normal(size=(M, N)).astype(dtype)
     C = C0.copy() if beta else np.full((M, N), np.nan, dtype)  # beta 0: C's old contents are ignored
-    ran = blas._skinny(dtype, alpha, A, B, beta, C, M, N, K)
-    if not ran:
-        blas.gemm(alpha, A, B, beta, C)
+    skinny(kind, alpha, A, B, beta, C)
     want = alpha * (A.astype("float64") @ B.astype("float64")) + (beta * C0 if beta else 0)
     tol = TOL[dtype] * np.sqrt(K) * max(1.0, np.abs(want).max())
     np.testing.assert_allclose(C, want, rtol=0, atol=tol)
-    return ran
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("M", [1, 7, 8, 17, 600])
-@pytest.mark.parametrize("a_layout", ["rows", "transposed", "row step", "column step", "reversed"])
+@pytest.mark.parametrize("a_layout", ["rows", "transposed", "row step"])  # A contiguous along an axis
 @pytest.mark.parametrize("b_layout", ["rows", "transposed", "column step"])
 def test_small_n_equals_numpy(rng, dtype, M, a_layout, b_layout):
     lanes = LANES[dtype]
-    along_an_axis = a_layout not in ("column step", "reversed")  # else left to the BLAS
-    for N in (lanes // 2 + 1, lanes - 3, lanes):
-        assert check(rng, dtype, M, 300, N, a_layout, b_layout) == along_an_axis
-    assert check(rng, dtype, M, 300, lanes, a_layout, b_layout, alpha=-1.0, beta=0.0) == along_an_axis
+    for N in (1, lanes // 2 + 1, lanes - 3, lanes):
+        check(rng, dtype, "n", M, 300, N, a_layout, b_layout)
+    check(rng, dtype, "n", M, 300, lanes, a_layout, b_layout, alpha=-1.0, beta=0.0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -56,34 +65,31 @@ def test_small_n_equals_numpy(rng, dtype, M, a_layout, b_layout):
 @pytest.mark.parametrize("a_layout", ["rows", "transposed", "reversed"])
 @pytest.mark.parametrize("b_layout", ["rows", "transposed", "column step"])
 def test_small_k_equals_numpy(rng, dtype, M, K, a_layout, b_layout):
-    lanes, item = LANES[dtype], np.dtype(dtype).itemsize
-    for N in (lanes, lanes + 3, 500):  # an update of a C past the cache is left to the BLAS
-        assert check(rng, dtype, M, K, N, a_layout, b_layout) == (M * N * item <= blas.SKINNY_UPDATE_BYTES)
-    assert check(rng, dtype, M, K, 77, a_layout, b_layout, alpha=2.0, beta=0.0)
+    for N in (1, LANES[dtype], LANES[dtype] + 3, 500):
+        check(rng, dtype, "k", M, K, N, a_layout, b_layout)
+    check(rng, dtype, "k", M, K, 77, a_layout, b_layout, alpha=2.0, beta=0.0)
 
 
-def test_the_kernels_take_the_shapes_they_are_for_and_leave_the_rest_to_the_blas(rng, monkeypatch):
-    ran = []
-    real = blas._skinny_library("float32")
-
-    class Spy:
-        def __getattr__(self, name):
-            ran.append(name)
-            return getattr(real[1], name)
-    monkeypatch.setattr(blas, "_skinny_library", lambda dtype: (real[0], Spy()))
-    cases = {(2048, 500, 10): "skinny_n_float32", (2000, 256, 16): "skinny_n_float32",
-             (2048, 10, 500): "skinny_k_float32", (8192, MAX_K, 40): "skinny_k_float32",
-             (2048, 500, 8): None, (2048, 500, 17): None, (2048, MAX_K + 1, 500): None, (8192, 10, 8): None,
-             (256, 500, 10): None,  # small: the BLAS is as fast on the cold operands of a train step
-             (256, 10, 500, "update"): None, (2048, 10, 500, "update"): None}  # a C past the cache: BLAS
-    assert all(M * N * K > blas.SKINNY_WORK for (M, K, N, *_), entry in cases.items() if entry)
-    for (M, K, N, *update), entry in cases.items():
-        ran.clear()
-        A, B = rng.normal(size=(M, K)).astype("float32"), rng.normal(size=(K, N)).astype("float32")
+def test_gemm_takes_the_kernels_for_the_shapes_they_are_for_and_leaves_the_rest_to_the_blas(rng):
+    split_or_blas = "split" if blas._split_program() is not None else "blas"
+    cases = {(2048, 500, 10): "skinny_n", (2000, 256, 16): "skinny_n", (2048, 10, 500): "skinny_k",
+             (8192, MAX_K, 40): "skinny_k", (2048, 500, 8): split_or_blas, (2048, 500, 17): split_or_blas,
+             (2048, MAX_K + 1, 500): split_or_blas, (8192, 10, 8): split_or_blas,
+             (256, 500, 10): split_or_blas,  # small: the BLAS is as fast on the cold operands of a train step
+             (2048, 500, 10, "reversed"): "",  # A along no axis: neither the kernel nor the BLAS (a copy first)
+             (256, 10, 500, "update"): split_or_blas, (2048, 10, 500, "update"): split_or_blas}  # a C past the cache
+    assert all(M * N * K > blas.SKINNY_WORK for (M, K, N, *_), code in cases.items() if code.startswith("skinny"))
+    for (M, K, N, *how), code in cases.items():
+        A = rng.normal(size=(M, K)).astype("float32")
+        A = A[:, ::-1] if how == ["reversed"] else A
+        B = rng.normal(size=(K, N)).astype("float32")
+        beta = 1.0 if how == ["update"] else 0.0
         C = np.zeros((M, N), "float32")
-        blas.gemm(1.0, A, B, 1.0 if update else 0.0, C)
+        assert blas.route(A, B, beta, C) == code, (M, K, N, how)
+        blas.gemm(1.0, A, B, beta, C)
         np.testing.assert_allclose(C, A.astype("float64") @ B, atol=1e-3)
-        assert ran == ([entry] if entry else []), (M, K, N)
+    small = lambda A: np.ones((4, 4), "float32")  # noqa: E731
+    assert blas.route(small(0), small(0), 0.0, np.ones((4, 4), "float64")) == ""  # mixed dtypes: NumPy's path
 
 
 @pytest.mark.skipif(blas.CORES < 2, reason="one core: one thread")

@@ -82,3 +82,126 @@ def test_the_products_library_is_built_with_the_function_not_at_its_first_produc
     assert done.returncode == 0, done.stderr
     built, after = map(int, done.stdout.split())
     assert built == after == 3  # the tanh kernel, the split and the skinny products, all before the first call
+
+
+# ---------------------------------------------------------------------- the products' fast path
+import sys  # noqa: E402
+
+import mlc.compiler as theano  # noqa: E402
+import mlc.compiler.tensor as T  # noqa: E402
+
+PY = theano.Mode(linker="py")
+needs_fast_path = pytest.mark.skipif(blas._products is None, reason="installed without a C compiler")
+
+
+def _product_calls(f):
+    return [type(c).__name__ for c in f.maker.linked.instance().vm.calls if "Product" in type(c).__name__]
+
+
+def _python_path_calls(monkeypatch):
+    """Counts the calls that reach the Dot and Gemm thunks' Python paths."""
+    calls = []
+    for thunk in (blas.DotThunk, blas.GemmThunk):
+        original = thunk.__call__
+        monkeypatch.setattr(thunk, "__call__", lambda self, original=original: calls.append(1) or original(self))
+    return calls
+
+
+@needs_fast_path
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_vm_calls_the_products_fast_path_for_dot_and_gemm(dtype, rng, monkeypatch):
+    x, w, u = (T.matrix(name, dtype=dtype) for name in "xwu")
+    b = T.vector("b", dtype=dtype)
+    f = theano.function([x, w, u, b], [T.dot(x, w), T.dot(x, u) + b])
+    assert sorted(str(n.op) for n in f.maker.fgraph.toposort() if "Shuffle" not in str(n.op)) == ["Dot", "Gemm"]
+    assert _product_calls(f) == ["ProductCall", "ProductCall"]
+    python_path = _python_path_calls(monkeypatch)
+    a, c, d, v = (rng.normal(size=s).astype(dtype) for s in ((5, 3), (3, 4), (3, 4), (4,)))
+    got = f(a, c, d, v)
+    np.testing.assert_allclose(got[0], a @ c, rtol=1e-5)
+    np.testing.assert_allclose(got[1], a @ d + v, rtol=1e-5)
+    assert python_path == []
+
+
+LAYOUTS = {  # name: (x, w) of a product; the Python path takes those the BLAS cannot read as they are
+    "row-major": lambda rng: (rng.normal(size=(6, 5)), rng.normal(size=(5, 4))),
+    "transposed": lambda rng: (rng.normal(size=(5, 6)).T, rng.normal(size=(4, 5)).T),
+    "every other row": lambda rng: (rng.normal(size=(12, 5))[::2], rng.normal(size=(10, 4))[::2]),
+    "every other column": lambda rng: (rng.normal(size=(6, 10))[:, ::2], rng.normal(size=(5, 8))[:, ::2]),
+    "one row": lambda rng: (rng.normal(size=(1, 5)), rng.normal(size=(5, 1))),
+    "empty": lambda rng: (np.zeros((0, 5)), rng.normal(size=(5, 4))),
+    "nothing to sum": lambda rng: (np.zeros((6, 0)), np.zeros((0, 4))),
+    "large": lambda rng: (rng.normal(size=(300, 200)), rng.normal(size=(200, 100))),
+    "skinny": lambda rng: (rng.normal(size=(2048, 600)), rng.normal(size=(600, 8))),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_gives_the_python_paths_result(layout, rng):
+    a, c = LAYOUTS[layout](rng)
+    x, w = T.dmatrix("x"), T.dmatrix("w")
+    shape = (a.shape[0], c.shape[1])
+    cases = [("Dot", [x, w], T.dot(x, w), (a, c), a @ c)]  # and Gemms with z full or one row
+    for z, zv in ((T.dmatrix("z"), rng.normal(size=shape)), (T.row("z", dtype="float64"), rng.normal(size=(1, shape[1])))):
+        cases.append(("Gemm", [x, w, z], z - 0.5 * T.dot(x, w), (a, c, zv), zv - 0.5 * (a @ c)))
+    for op, inputs, out, values, want in cases:
+        fast, slow = theano.function(inputs, out), theano.function(inputs, out, mode=PY)
+        assert [type(n.op).__name__ for n in fast.maker.fgraph.toposort()] == [op]
+        for _ in range(2):  # the kept output buffer is reused from call to call
+            got = fast(*values)
+            assert got.shape == shape
+            np.testing.assert_allclose(got, slow(*values), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_failed_product_raises_the_python_paths_error_and_leaves_shared_weights_alone(rng):
+    w = theano.shared(rng.normal(size=(5, 4)), name="w")
+    x, g = T.dmatrix("x"), T.dmatrix("g")
+    step = theano.function([x, g], [], updates=[(w, w - 0.1 * T.dot(x.T, g))])
+    assert "Gemm{inplace}" in str(step.maker.fgraph.toposort())
+    before = w.get_value()
+    with pytest.raises(ValueError, match="not aligned"):
+        step(rng.normal(size=(3, 5)), rng.normal(size=(2, 4)))
+    np.testing.assert_array_equal(w.get_value(), before)
+    z = T.dmatrix("z")
+    gemm = theano.function([x, g, z], z + T.dot(x.T, g))
+    with pytest.raises(ValueError, match=r"z of shape \(2, 4\) does not fit"):
+        gemm(rng.normal(size=(3, 5)), rng.normal(size=(3, 4)), rng.normal(size=(2, 4)))
+    a, d = rng.normal(size=(3, 5)), rng.normal(size=(3, 4))
+    step(a, d)
+    np.testing.assert_allclose(w.get_value(), before - 0.1 * a.T @ d, rtol=1e-12)
+
+
+def test_product_results_are_the_callers_and_inputs_are_not_held(rng):
+    x, w = T.fmatrix("x"), T.fmatrix("w")
+    f = theano.function([x, w], T.dot(x, w))
+    a, c = rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(3, 2)).astype("float32")
+    before = sys.getrefcount(a), sys.getrefcount(c)
+    first, second = f(a, c), f(a, c)
+    assert first is not second and np.array_equal(first, second)  # an output is never overwritten later
+    assert (sys.getrefcount(a), sys.getrefcount(c)) == before
+
+
+def test_products_of_other_dtypes_take_the_python_path(rng):
+    x, w = T.lmatrix("x"), T.lmatrix("w")
+    a, c = rng.integers(-5, 5, size=(4, 3)), rng.integers(-5, 5, size=(3, 2))
+    np.testing.assert_array_equal(theano.function([x, w], T.dot(x, w))(a, c), a @ c)
+
+
+def test_products_from_several_threads_each_get_their_own_results(rng):
+    import threading
+    x, w = T.dmatrix("x"), T.dmatrix("w")
+    f = theano.function([x, w], T.tanh(T.dot(x, w)))
+    values = [(rng.normal(size=(64, 64)), rng.normal(size=(64, 64))) for _ in range(4)]
+    results = [None] * len(values)
+
+    def work(k):
+        for _ in range(20):
+            results[k] = f(*values[k])
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(values))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (a, c), r in zip(values, results):
+        np.testing.assert_allclose(r, np.tanh(a @ c), rtol=1e-12)

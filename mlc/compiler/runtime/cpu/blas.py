@@ -18,6 +18,11 @@ from ...ops.blas import Dot, Gemm
 from . import native
 from .thunks import LIBRARIES, REGISTRY, Buffer
 
+try:
+    from . import _products
+except ImportError:  # installed without a C compiler: products through cffi's backend and NumPy
+    _products = None
+
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _BLAS_DTYPES = {"f": "float32", "d": "float64"}
 
@@ -92,16 +97,17 @@ def _operand(a: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 
 def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
-    """``C = alpha * A @ B + beta * C`` in place (C: C-contiguous, same dtype as A and B)."""
+    """``C = alpha * A @ B + beta * C`` in place (C: C-contiguous, same dtype as A and B).
+    ``_products.c`` decides which code runs it (see ``_fast_products``); operands the BLAS
+    cannot read as they are get a contiguous copy first."""
+    fast = _fast_products(_BLAS_DTYPES.get(C.dtype.char))
+    if fast is not None and fast.gemm(alpha, A, B, beta, C):
+        return
     M, K = A.shape
     N = B.shape[1]
     blas = cblas()
-    dtype = _BLAS_DTYPES.get(C.dtype.char)  # not .dtype.name: that costs microseconds
-    work = M * N * K
-    usable = dtype is not None and A.dtype == C.dtype and B.dtype == C.dtype and C.flags.c_contiguous and work
-    if usable and work > SKINNY_WORK and _skinny(dtype, alpha, A, B, beta, C, M, N, K):
-        return
-    if blas is None or not usable:
+    usable = C.dtype.char in _BLAS_DTYPES and A.dtype == C.dtype and B.dtype == C.dtype and C.flags.c_contiguous
+    if blas is None or not usable or M * N * K == 0:
         product = np.dot(A, B)
         if alpha != 1:
             product *= alpha
@@ -112,16 +118,13 @@ def gemm(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray)
                 C *= beta
             C += product
         return
-    ffi, funcs, _ = blas
     A, ta, lda = _operand(A)
     B, tb, ldb = _operand(B)
-    split = _splitter()
-    if split is not None:  # every product, so that OpenBLAS's own threads never wake to compete
-        by_rows = M * K > K * N  # share out the larger operand; each block reads all of the smaller
-        blocks = min(CORES, (M if by_rows else N) // 32) if work >= SPLIT_WORK else 1
-        split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, max(blocks, 1), by_rows)
+    if fast is not None and fast.gemm(alpha, A, B, beta, C):
         return
-    funcs[dtype](ROW_MAJOR, ta, tb, M, N, K, alpha, _pointer(A), lda, _pointer(B), ldb, beta, _pointer(C), max(1, N))
+    # No extension (installed without a compiler): the BLAS, on OpenBLAS's own threads.
+    blas[1][_BLAS_DTYPES[C.dtype.char]](ROW_MAJOR, ta, tb, M, N, K, alpha, _pointer(A), lda, _pointer(B), ldb, beta,
+                                        _pointer(C), max(1, N))
 
 
 _CHARS = native.ffi.typeof("char[]")
@@ -183,29 +186,6 @@ def _skinny_library(dtype: str) -> Any:
     return CPU.build(skinny_program(dtype))
 
 
-def _skinny(dtype: str, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray,
-            M: int, N: int, K: int) -> bool:
-    """Run ``C = alpha A B + beta C`` through ``codegen.c_skinny`` when one side is small
-    enough for it to beat the BLAS: ``N`` more than half a vector and at most one (with
-    ``A`` contiguous along one axis), or ``K`` at most ``MAX_K`` and ``N`` a vector or more
-    (unless it updates a ``C`` larger than the cache, where the BLAS streams it faster).
-    False (nothing done) otherwise, or without a compiler."""
-    lanes, item = LANES[dtype], C.itemsize
-    (sai, sak), (sbk, sbj) = A.strides, B.strides
-    if N <= lanes < 2 * N and (sak == item or sai == item):
-        kind, scratch = "n", K * lanes
-    elif K <= MAX_K and N >= lanes and (beta == 0 or M * N * item <= SKINNY_UPDATE_BYTES):
-        kind, scratch = "k", K * -(-N // lanes) * lanes
-    else:
-        return False
-    if (sai | sak | sbk | sbj) % item or (built := _skinny_library(dtype)) is None:
-        return False
-    getattr(built[1], f"skinny_{kind}_{dtype}")(
-        M, N, K, alpha, _pointer(A), sai // item, sak // item, _pointer(B), sbk // item, sbj // item, beta,
-        _pointer(C), N, _pointer(np.empty(scratch, C.dtype)))
-    return True
-
-
 @lru_cache(maxsize=None)
 def _split_library() -> Any:
     from . import CPU
@@ -213,13 +193,49 @@ def _split_library() -> Any:
     return None if program is None else CPU.build(program)
 
 
-def _splitter() -> Any:
-    """``split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows)`` running
-    a product as blocks of rows or columns on mlc's OpenMP threads (``codegen.c_gemm``), or
-    None when OpenBLAS is held to one thread (by the user, or for MPI ranks sharing a
-    machine), or there is no OpenMP or no C compiler."""
-    made = _split_function()
-    return None if made is None or made[1]() < 2 else made[0]
+@lru_cache(maxsize=None)
+def _fast_products(dtype: str | None) -> Any:
+    """``_products``, the extension that decides and runs each product in C, given this
+    machine's BLAS, split driver and ``dtype``'s skinny kernels (built at the first product of
+    that dtype) and the thresholds above; None without the extension, the BLAS, or for
+    another dtype."""
+    blas = cblas()
+    if _products is None or blas is None or dtype not in blas[1]:
+        return None
+    _configure_machine()
+    split, skinny = _split_library(), _skinny_library(dtype)
+
+    def address(library: Any, name: str) -> int:
+        return 0 if library is None else native.address(getattr(library[1], name))
+    _products.configure(np.dtype(dtype).num, native.address(blas[1][dtype]), address(split, f"gemm_split_{dtype}"),
+                        address(skinny, f"skinny_n_{dtype}"), address(skinny, f"skinny_k_{dtype}"), LANES[dtype])
+    return _products
+
+
+@lru_cache(maxsize=None)
+def _configure_machine() -> None:
+    threads = _openblas_threads()
+    set_threads, get_threads = (native.address(f) for f in threads) if threads else (0, 0)
+    _products.configure_machine(set_threads, get_threads, cblas()[2], SKINNY_WORK, SPLIT_WORK, SKINNY_UPDATE_BYTES,
+                                MAX_K, CORES)
+
+
+def route(A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> str:
+    """The code ``gemm`` runs these operands through: ``"skinny_n"``, ``"skinny_k"``,
+    ``"split"`` or ``"blas"``; ``""`` where ``_products.c`` does not take them as they are."""
+    fast = _fast_products(_BLAS_DTYPES.get(C.dtype.char))
+    return "" if fast is None else fast.route(A, B, beta, C)
+
+
+def _product_call(thunk: Any, ins: list, inplace: bool, reusable: bool) -> Any:
+    """What the VM calls for a Dot or Gemm ``thunk``: its C fast path, which hands the calls
+    it does not take to the thunk; the thunk itself without the extension."""
+    dtype = thunk.buffer.dtype
+    fast = _fast_products(dtype)
+    if fast is None:
+        return thunk
+    return fast.ProductCall(tuple(ins), thunk.out, thunk.buffer.cell if reusable else None, thunk,
+                            np.dtype(dtype).num, inplace)
 
 
 def blas_pointers(ffi: Any) -> tuple[dict, Any, Any] | None:
@@ -240,28 +256,12 @@ def _openmp() -> bool:
     return "-fopenmp" in toolchain.features()[0]
 
 
-@lru_cache(maxsize=None)
-def _split_function() -> tuple[Any, Any] | None:
-    """``(split, OpenBLAS's get_num_threads)``, made once."""
-    built = _split_library()
-    found = None if built is None else blas_pointers(built[0])
-    if found is None:
-        return None
-    lib = built[1]
-    pointers, set_threads, get_threads = found
-    functions = {dt: getattr(lib, f"gemm_split_{dt}") for dt in pointers}
-
-    def split(dtype, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, blocks, by_rows):
-        functions[dtype](pointers[dtype], set_threads, get_threads(), ta, tb, M, N, K, alpha, _pointer(A), lda,
-                         _pointer(B), ldb, beta, _pointer(C), max(1, N), blocks, by_rows)
-    return split, get_threads
-
-
 class DotThunk:
     def __init__(self, node: Apply, ins: list, outs: list, reusable: bool) -> None:
         self.ins, self.out = ins, outs[0]
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
         self.node = node
+        self.call = _product_call(self, ins, False, reusable)
 
     def __call__(self) -> None:
         x, y = self.ins[0][0], self.ins[1][0]
@@ -282,6 +282,7 @@ class GemmThunk:
         self.node, self.ins, self.out = node, ins, outs[0]
         self.inplace = node.op.inplace
         self.buffer = Buffer(reusable, node.outputs[0].dtype)
+        self.call = _product_call(self, ins, self.inplace, reusable)
 
     def prepare(self) -> tuple:
         """Check the operands' shapes (raising as a call would); the result's shape."""
@@ -289,7 +290,7 @@ class GemmThunk:
         if x.shape[1] != y.shape[0]:
             raise ValueError(f"Gemm: shapes {x.shape} and {y.shape} are not aligned")
         shape = (x.shape[0], y.shape[1])
-        if z.shape != shape and np.broadcast_shapes(z.shape, shape) != shape:
+        if z.shape != shape and (z.ndim != 2 or any(d not in (1, n) for d, n in zip(z.shape, shape))):
             raise ValueError(f"Gemm: z of shape {z.shape} does not fit dot(x, y) of shape {shape}")
         return shape
 
