@@ -110,10 +110,15 @@ class Function:
         what = self._what(i)
         dtype = np.dtype(ttype.dtype) if isinstance(ttype, TensorType) else None
         ndim = ttype.ndim if dtype is not None and not any(ttype.broadcastable) else -1
+        # A Python int into an integer scalar (a minibatch index): the checks below would all pass.
+        bounds = (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)) if (
+            ndim == 0 and dtype.kind in "iu" and not spec.strict) else (1, 0)
 
         def convert(value: Any) -> Any:
             if type(value) is np.ndarray and value.ndim == ndim and ((d := value.dtype) is dtype or d == dtype):
                 return value
+            if type(value) is int and bounds[0] <= value <= bounds[1]:
+                return np.array(value, dtype)
             return ttype.filter(value, strict=spec.strict, allow_downcast=allow, what=what)
         return convert
 

@@ -155,3 +155,23 @@ def test_modes_agree(mode):
     x = T.dvector()
     f = theano.function([x], T.tanh(x).sum(), mode=mode)
     assert np.isclose(f(np.arange(3.0)), np.tanh(np.arange(3.0)).sum())
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8"])
+def test_a_python_int_index_becomes_an_array_of_the_inputs_dtype_or_the_filters_error(dtype):
+    """Out of range is refused (2**63 into int64 once wrapped to -2**63 and passed)."""
+    i = T.scalar("i", dtype=dtype)
+    f = theano.function([i], i * 2)
+    seen = []
+    g = theano.function([i], i, mode=theano.Mode(linker="py"))
+    for value in (0, 7, 100):
+        got = f(value)
+        assert got.dtype == dtype and got == value * 2
+        seen.append(g(value))
+    assert all(v.dtype == dtype and v.shape == () for v in seen)
+    too_big = int(np.iinfo(dtype).max) + 1
+    with pytest.raises(TypeError, match=f"expected dtype {dtype}, got u?int64; converting would lose precision"):
+        f(too_big)
+    with pytest.raises(TypeError, match="expected dtype"):
+        theano.function([theano.In(i, strict=True)], i)(3 if dtype != "int64" else np.int32(3))
+    assert f(True) == 2  # a bool is not an int here: it takes the filter's path
