@@ -1,6 +1,7 @@
-"""The compiled parts of mlc's install: the call fast paths of loop kernels (``_fastcall.c``)
-and of matrix products (``_products.c``). They are optional: without a C compiler the install
-goes on and mlc calls kernels through cffi and products through NumPy's BLAS."""
+"""The compiled parts of mlc's install: the call fast paths of loop kernels (``_fastcall.c``),
+of matrix products (``_products.c``) and of row kernels (``_rows.c``). They are optional:
+without a C compiler the install goes on and mlc calls kernels through cffi and products
+through NumPy's BLAS."""
 import numpy
 from setuptools import Extension, setup
 
@@ -12,4 +13,4 @@ def fast_path(name: str) -> Extension:
                      include_dirs=[numpy.get_include()], extra_compile_args=["-O2", "-std=gnu11"], optional=True)
 
 
-setup(ext_modules=[fast_path("_fastcall"), fast_path("_products")])
+setup(ext_modules=[fast_path("_fastcall"), fast_path("_products"), fast_path("_rows")])

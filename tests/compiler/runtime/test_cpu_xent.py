@@ -19,7 +19,31 @@ def both(inputs, outputs):
 
 def kernel_thunks(f):
     from mlc.compiler.runtime.cpu.xent import SoftmaxThunk, XentThunk
-    return [c for c in f.maker.linked.instance().vm.calls if isinstance(c, (XentThunk, SoftmaxThunk))]
+    return [step[3] for step in f.maker.linked.instance().vm.steps if isinstance(step[3], (XentThunk, SoftmaxThunk))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_vm_calls_the_row_kernels_fast_path_and_it_hands_over_what_it_does_not_take(rng, dtype, monkeypatch):
+    from mlc.compiler.runtime.cpu import fastcall, xent
+    assert fastcall._rows is not None  # built by the install (a silent fallback would hide a broken build)
+    python_path = []
+    for thunk in (xent.XentThunk, xent.SoftmaxThunk):
+        original = thunk.__call__
+        monkeypatch.setattr(thunk, "__call__", lambda self, original=original: python_path.append(1) or original(self))
+    z, y, g = T.matrix("z", dtype=dtype), T.lvector("y"), T.matrix("g", dtype=dtype)
+    xe = SoftmaxCrossentropy1Hot()(z, y)
+    sm = Softmax(-1)(z)
+    outs = [*xe, SoftmaxCrossentropy1HotGrad()(xe[0], xe[1], y), sm, SoftmaxGrad(-1)(g, sm), LogSoftmax(-1)(z)]
+    fast, reference = both([z, y, g], outs)
+    calls = fast.maker.linked.instance().vm.calls
+    assert sum(type(c).__name__ == "RowsCall" for c in calls) == 5
+    zv, yv, gv = rng.normal(size=(9, 4)).astype(dtype), rng.integers(0, 4, 9), rng.normal(size=(9, 4)).astype(dtype)
+    # Strided scores go to the Python path in the three nodes that read them (int32 labels: the test above).
+    for values, through_python in (((zv, yv, gv), 0), ((np.asfortranarray(zv), yv, gv), 3)):
+        python_path.clear()
+        for got, want in zip(fast(*values), reference(*values)):
+            np.testing.assert_allclose(got, want, rtol=TOLERANCE[dtype] * 5, atol=TOLERANCE[dtype] * 5)
+        assert len(python_path) == through_python
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -62,6 +86,10 @@ def test_empty_batches_and_mismatched_lengths_follow_perform():
     assert fast(np.zeros((0, 3), "float32"), np.zeros(0, "int64")).shape == (0,)
     with pytest.raises(ValueError, match="3 rows of scores but 2 labels"):
         fast(np.zeros((3, 3), "float32"), np.zeros(2, "int64"))
+    g, sm = T.fvector("g"), T.fmatrix("sm")
+    grad = theano.function([g, sm, y], SoftmaxCrossentropy1HotGrad()(g, sm, y))
+    with pytest.raises(ValueError, match="could not be broadcast"):  # one gradient per row, or perform's error
+        grad(np.ones(2, "float32"), np.ones((3, 4), "float32"), np.zeros(3, "int64"))
 
 
 def test_the_loss_graph_trains_through_the_kernels_like_numpy(rng):

@@ -4,12 +4,12 @@
 #ifndef MLC_CELLS_H
 #define MLC_CELLS_H
 
-static int same_shape(PyArrayObject *a, int nd, npy_intp *dims) {
+static inline int same_shape(PyArrayObject *a, int nd, npy_intp *dims) {
     return PyArray_NDIM(a) == nd && PyArray_CompareLists(PyArray_DIMS(a), dims, nd);
 }
 
 /* The cells a call reads and writes are one-element lists (``buffer`` may be None). */
-static int check_cells(const char *what, PyObject *ins, PyObject *out_cell, PyObject *buffer) {
+static inline int check_cells(const char *what, PyObject *ins, PyObject *out_cell, PyObject *buffer) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ins); i++) {
         PyObject *cell = PyTuple_GET_ITEM(ins, i);
         if (!PyList_Check(cell) || PyList_GET_SIZE(cell) != 1) goto bad;
@@ -24,7 +24,7 @@ bad:
 
 /* A new reference to the output: the kept buffer when it has the shape, else a new array
  * (kept in the buffer, when there is one). */
-static PyObject *output(PyObject *buffer, int nd, npy_intp *dims, int typenum) {
+static inline PyObject *output(PyObject *buffer, int nd, npy_intp *dims, int typenum) {
     if (buffer != Py_None) {
         PyObject *kept = PyList_GET_ITEM(buffer, 0);
         if (PyArray_CheckExact(kept) && same_shape((PyArrayObject *)kept, nd, dims)) {

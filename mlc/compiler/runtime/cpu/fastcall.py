@@ -17,9 +17,9 @@ import numpy as np
 from .native import address
 
 try:
-    from . import _fastcall
+    from . import _fastcall, _rows
 except ImportError:  # installed without a C compiler: the Python path only
-    _fastcall = None
+    _fastcall = _rows = None
 
 # Operands (inputs and output) of the largest kernel the fast path takes.
 MAX_OPERANDS = _fastcall.MAX_OPERANDS if _fastcall is not None else 0
@@ -53,3 +53,18 @@ def reduce_call(ins: list, out_cell: list, buffer: list | None, fallback: Callab
     if _fastcall is None or not ins or len(ins) + 1 > MAX_REDUCE_OPERANDS:
         return None
     return _fastcall.ReduceCall(tuple(ins), out_cell, buffer, fallback, address(kernel), np.dtype(dtype).num)
+
+
+def rows_call(ins: list, in_kinds: str, outs: list, out_kinds: str, fallback: Callable[[], None], kernel: Any,
+              dtype: str, flag: int | None) -> Any:
+    """A ``RowsCall`` (``_rows.c``) running the row kernel ``kernel`` (``void(long n, long k,
+    void* operands..., [void* bad | int flag])``) on the arrays in the cells ``ins`` into new
+    arrays in the cells ``outs`` when every one is C-contiguous of its kind: ``m`` rows of
+    ``k`` (``dtype``, the shape of the first ``m``), ``v`` one ``dtype`` value per row, ``l``
+    one int64 label per row. ``flag`` is passed last, or (None) the kernel reports the row
+    of the first bad label there and the call goes to ``fallback``, as do all others; None
+    when there is no fast path."""
+    if _rows is None:
+        return None
+    return _rows.RowsCall(tuple(ins), in_kinds.encode(), tuple(outs), out_kinds.encode(), fallback, address(kernel),
+                          np.dtype(dtype).num, _rows.BAD_ROW if flag is None else int(flag))

@@ -13,7 +13,7 @@ from ...codegen.c_xent import CTYPES, softmax_program, xent_program
 from ...graph import Apply
 from ...ops.nnet import (LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxCrossentropy1Hot, SoftmaxCrossentropy1HotGrad,
                          SoftmaxGrad)
-from . import toolchain
+from . import fastcall, toolchain
 from .thunks import LIBRARIES, REGISTRY, Pointers, load_library
 
 
@@ -25,6 +25,8 @@ class XentThunk:
         self.ptr = Pointers(built[0])
         self.fn = getattr(built[1], f"xent_grad_{self.dtype}" if self.grad else f"xent_{self.dtype}")
         self.bad = np.empty(1, np.int64)
+        kinds = ("vml", "m") if self.grad else ("ml", "vm")
+        self.call = fastcall.rows_call(ins, kinds[0], outs, kinds[1], self, self.fn, self.dtype, None) or self
 
     def _perform(self, values: list) -> None:
         storage = [[None] for _ in self.outs]
@@ -82,6 +84,8 @@ class SoftmaxThunk:
         self.dtype = node.outputs[0].dtype
         self.ptr = Pointers(built[0])
         self.fn = getattr(built[1], f"softmax_grad_{self.dtype}" if self.grad else f"softmax_{self.dtype}")
+        self.call = fastcall.rows_call(ins, "mm" if self.grad else "m", outs, "m", self, self.fn, self.dtype,
+                                       self.log) or self
 
     def __call__(self) -> None:
         values = [c[0] for c in self.ins]
