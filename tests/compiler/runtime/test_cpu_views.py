@@ -46,3 +46,13 @@ def test_an_index_out_of_range_raises_and_names_the_node(rng):
     with pytest.raises(IndexError, match="Subtensor"):
         f(rng.normal(size=(2, 2)))
     np.testing.assert_array_equal(f(np.ones((4, 2))), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("bounds", [(1, 3), (0, 0), (-3, -1), (4, 100), (7, 2), (-100, 2)])
+def test_minibatch_windows_give_performs_values(rng, bounds):
+    x, v, i, j = T.dmatrix("x"), T.lvector("v"), T.lscalar("i"), T.lscalar("j")
+    outputs = [x[i:j] * 2, v[i * 2:(i + 1) * 2] + 0, x[i:] * 1, v[:j] + 0, x[1:j:2] * 1, x[i:-1:-1] * 1,
+               x[::i + 5] * 1, x[i:j, 1:] * 1]  # the last two (symbolic step, two axes): perform's
+    values = [rng.normal(size=(6, 3)), np.arange(8), *bounds]
+    f = _same_as_perform([x, v, i, j], outputs, values)
+    assert len(_views(f)) == 6

@@ -1,5 +1,6 @@
 """CPU calls for the views a training step takes on every call: ``DimShuffle`` (a transpose,
-new broadcastable dims) and ``Subtensor`` with a constant index (a column slice, ``shape[0]``).
+new broadcastable dims), ``Subtensor`` with a constant index (a column slice, ``shape[0]``)
+and the minibatch window of the tutorials' ``givens`` (``x[i * n:(i + 1) * n]``).
 Each is one NumPy indexing step worked out when the function is made; ``perform`` would
 rebuild it from the op's description on every call (2–4 µs, as much as a small kernel)."""
 from __future__ import annotations
@@ -46,8 +47,10 @@ def dimshuffle_call(node: Apply, ins: list, outs: list, context: Any) -> ViewCal
 
 @REGISTRY.register(Subtensor)
 def subtensor_call(node: Apply, ins: list, outs: list, context: Any) -> ViewCall | None:
-    if type(node.op) is not Subtensor or len(node.inputs) != 1:  # a symbolic part: perform builds it
+    if type(node.op) is not Subtensor:
         return None
+    if len(node.inputs) != 1:
+        return _window_call(node, ins, outs)
     cell, out = ins[0], outs[0]
     index = build_index(node.op.idx_list, [])
     if node.outputs[0].ndim == 0:  # an element: NumPy gives a scalar, the graph a 0-d array
@@ -56,4 +59,29 @@ def subtensor_call(node: Apply, ins: list, outs: list, context: Any) -> ViewCall
     else:
         def call() -> None:
             out[0] = cell[0][index]
+    return ViewCall(call)
+
+
+def _window_call(node: Apply, ins: list, outs: list) -> ViewCall | None:
+    """``x[a:b:c]`` along the first axis with scalar inputs among its bounds (a minibatch
+    window, ``x[i * n:(i + 1) * n]``); other symbolic indices keep ``perform``."""
+    (entry,) = node.op.idx_list if len(node.op.idx_list) == 1 else (None,)
+    if not isinstance(entry, tuple):
+        return None
+    cell, out, scalars = ins[0], outs[0], iter(ins[1:])
+    parts = [next(scalars) if p == "s" else p for p in entry[1:]]  # a cell, or the constant bound
+    if any(isinstance(p, list) for p in parts[2:]):  # a symbolic step: rare, perform checks it
+        return None
+    start, stop, step = parts
+    if isinstance(start, list) and isinstance(stop, list):
+        def call() -> None:
+            out[0] = cell[0][int(start[0]):int(stop[0]):step]
+    elif isinstance(start, list):
+        def call() -> None:
+            out[0] = cell[0][int(start[0]):stop:step]
+    elif isinstance(stop, list):
+        def call() -> None:
+            out[0] = cell[0][start:int(stop[0]):step]
+    else:
+        return None
     return ViewCall(call)
