@@ -49,6 +49,7 @@ static void run_rows(RowsCall *self, long n, long k, void **p, int64_t *bad) {
     case 3: ((void (*)(long, long, v, v, v, int))f)(n, k, p[0], p[1], p[2], flag); break;
     case 4: ((void (*)(long, long, v, v, v, v, int))f)(n, k, p[0], p[1], p[2], p[3], flag); break;
     case 5: ((void (*)(long, long, v, v, v, v, v, int))f)(n, k, p[0], p[1], p[2], p[3], p[4], flag); break;
+    case 6: ((void (*)(long, long, v, v, v, v, v, v, int))f)(n, k, p[0], p[1], p[2], p[3], p[4], p[5], flag); break;
     }
 }
 
