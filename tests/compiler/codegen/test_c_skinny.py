@@ -88,8 +88,8 @@ def test_gemm_takes_the_kernels_for_the_shapes_they_are_for_and_leaves_the_rest_
         assert blas.route(A, B, beta, C) == code, (M, K, N, how)
         blas.gemm(1.0, A, B, beta, C)
         np.testing.assert_allclose(C, A.astype("float64") @ B, atol=1e-3)
-    small = lambda A: np.ones((4, 4), "float32")  # noqa: E731
-    assert blas.route(small(0), small(0), 0.0, np.ones((4, 4), "float64")) == ""  # mixed dtypes: NumPy's path
+    small = np.ones((4, 4), "float32")
+    assert blas.route(small, small, 0.0, np.ones((4, 4), "float64")) == ""  # mixed dtypes: NumPy's path
 
 
 @pytest.mark.skipif(blas.CORES < 2, reason="one core: one thread")

@@ -177,44 +177,43 @@ static int fits(PyArrayObject *C, PyArrayObject *A, PyArrayObject *B) {
         && PyArray_DIM(C, 1) == PyArray_DIM(B, 1);
 }
 
-static int arrays(const char *name, PyObject *a, PyObject *b, PyObject *c, PyArrayObject **A, PyArrayObject **B,
-                  PyArrayObject **C) {
-    if (!PyArray_Check(a) || !PyArray_Check(b) || !PyArray_Check(c)) {
-        PyErr_Format(PyExc_TypeError, "%s: A, B and C must be NumPy arrays", name);
-        return -1;
+/* The product gemm() and route() are given, (alpha, A, B, beta, C), read and planned: its
+ * kernels, or NULL, with an exception set for bad arguments and without one when this code
+ * does not take the product. */
+static Kernels *asked(const char *name, PyObject *const *args, Py_ssize_t nargs, Product *x, Plan *p) {
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "%s takes 5 arguments (alpha, A, B, beta, C)", name);
+        return NULL;
     }
-    *A = (PyArrayObject *)a; *B = (PyArrayObject *)b; *C = (PyArrayObject *)c;
-    return 0;
+    if (!PyArray_Check(args[1]) || !PyArray_Check(args[2]) || !PyArray_Check(args[4])) {
+        PyErr_Format(PyExc_TypeError, "%s: A, B and C must be NumPy arrays", name);
+        return NULL;
+    }
+    PyArrayObject *A = (PyArrayObject *)args[1], *B = (PyArrayObject *)args[2], *C = (PyArrayObject *)args[4];
+    x->alpha = PyFloat_AsDouble(args[0]);
+    x->beta = PyFloat_AsDouble(args[3]);
+    if (PyErr_Occurred() || !fits(C, A, B)) return NULL;
+    return prepare(A, B, C, x, p);
 }
 
 /* gemm(alpha, A, B, beta, C): C = alpha A B + beta C in place; False (nothing done) when
  * this code does not take it. */
 static PyObject *py_gemm(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    Product x; Plan p; PyArrayObject *A, *B, *C;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "gemm takes 5 arguments (alpha, A, B, beta, C)");
-        return NULL;
+    Product x; Plan p;
+    Kernels *k = asked("gemm", args, nargs, &x, &p);
+    if (k == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_FALSE;
     }
-    if (arrays("gemm", args[1], args[2], args[4], &A, &B, &C) < 0) return NULL;
-    x.alpha = PyFloat_AsDouble(args[0]);
-    x.beta = PyFloat_AsDouble(args[3]);
-    if (PyErr_Occurred()) return NULL;
-    Kernels *k = fits(C, A, B) ? prepare(A, B, C, &x, &p) : NULL;
-    if (k == NULL) Py_RETURN_FALSE;
-    if (execute(k, &p, &x, PyArray_TYPE(C)) < 0) return NULL;
+    if (execute(k, &p, &x, PyArray_TYPE((PyArrayObject *)args[4])) < 0) return NULL;
     Py_RETURN_TRUE;
 }
 
-/* route(A, B, beta, C): the name of the code gemm() would run, or "" when it would not take it. */
+/* route(alpha, A, B, beta, C): the name of the code gemm() would run, or "" when it would not take it. */
 static PyObject *py_route(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    Product x; Plan p; PyArrayObject *A, *B, *C;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "route takes 4 arguments (A, B, beta, C)");
-        return NULL;
-    }
-    if (arrays("route", args[0], args[1], args[3], &A, &B, &C) < 0) return NULL;
-    if ((x.beta = PyFloat_AsDouble(args[2])) == -1 && PyErr_Occurred()) return NULL;
-    Kernels *k = fits(C, A, B) ? prepare(A, B, C, &x, &p) : NULL;
+    Product x; Plan p;
+    Kernels *k = asked("route", args, nargs, &x, &p);
+    if (k == NULL && PyErr_Occurred()) return NULL;
     return PyUnicode_FromString(ROUTES[k == NULL ? NONE : p.route]);
 }
 

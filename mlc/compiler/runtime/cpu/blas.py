@@ -224,7 +224,7 @@ def route(A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> str:
     """The code ``gemm`` runs these operands through: ``"skinny_n"``, ``"skinny_k"``,
     ``"split"`` or ``"blas"``; ``""`` where ``_products.c`` does not take them as they are."""
     fast = _fast_products(_BLAS_DTYPES.get(C.dtype.char))
-    return "" if fast is None else fast.route(A, B, beta, C)
+    return "" if fast is None else fast.route(1.0, A, B, beta, C)
 
 
 def _product_call(thunk: Any, ins: list, inplace: bool, reusable: bool) -> Any:
