@@ -72,13 +72,15 @@ def test_small_k_equals_numpy(rng, dtype, M, K, a_layout, b_layout):
 
 def test_gemm_takes_the_kernels_for_the_shapes_they_are_for_and_leaves_the_rest_to_the_blas(rng):
     split_or_blas = "split" if blas._split_program() is not None else "blas"
-    cases = {(2048, 500, 10): "skinny_n", (2000, 256, 16): "skinny_n", (2048, 10, 500): "skinny_k",
-             (8192, MAX_K, 40): "skinny_k", (2048, 500, 8): split_or_blas, (2048, 500, 17): split_or_blas,
+    skinny_n, skinny_k = ("skinny_n", "skinny_k") if blas._skinny_pays("float32") else (split_or_blas,) * 2
+    cases = {(2048, 500, 10): skinny_n, (2000, 256, 16): skinny_n, (2048, 10, 500): skinny_k,
+             (8192, MAX_K, 40): skinny_k, (2048, 500, 8): split_or_blas, (2048, 500, 17): split_or_blas,
              (2048, MAX_K + 1, 500): split_or_blas, (8192, 10, 8): split_or_blas,
              (256, 500, 10): split_or_blas,  # small: the BLAS is as fast on the cold operands of a train step
              (2048, 500, 10, "reversed"): "",  # A along no axis: neither the kernel nor the BLAS (a copy first)
              (256, 10, 500, "update"): split_or_blas, (2048, 10, 500, "update"): split_or_blas}  # a C past the cache
-    assert all(M * N * K > blas.SKINNY_WORK for (M, K, N, *_), code in cases.items() if code.startswith("skinny"))
+    assert all(M * N * K > blas.SKINNY_WORK for M, K, N in [(2048, 500, 10), (2000, 256, 16), (2048, 10, 500),
+                                                              (8192, MAX_K, 40)])
     for (M, K, N, *how), code in cases.items():
         A = rng.normal(size=(M, K)).astype("float32")
         A = A[:, ::-1] if how == ["reversed"] else A
@@ -92,9 +94,20 @@ def test_gemm_takes_the_kernels_for_the_shapes_they_are_for_and_leaves_the_rest_
     assert blas.route(small, small, 0.0, np.ones((4, 4), "float64")) == ""  # mixed dtypes: NumPy's path
 
 
+def test_the_kernels_are_built_for_the_machines_vectors():
+    width = np.zeros(1, np.int64)
+    blas._skinny_library("float32")[1].skinny_vector_bytes_float32(blas.native.ffi.cast("void*", width.ctypes.data))
+    flags = set(open("/proc/cpuinfo").read().split()) if os.path.exists("/proc/cpuinfo") else set()
+    assert width[0] in (16, 32, 64)
+    if "avx2" in flags:  # -march=native: at least AVX's width, and the whole tile only with AVX-512
+        assert width[0] == (64 if "avx512f" in flags else 32)
+    assert blas._skinny_pays("float32") == (width[0] == 64)
+
+
 @pytest.mark.skipif(blas.CORES < 2, reason="one core: one thread")
-@pytest.mark.parametrize("shape, transposed", [((600, 784, 10), False), ((784, 600, 10), True), ((1024, 16, 512), False)])
-def test_the_same_bits_whatever_the_thread_count(rng, shape, transposed):
+@pytest.mark.parametrize("kind, shape, transposed", [("n", (600, 784, 10), False), ("n", (784, 600, 10), True),
+                                                     ("k", (1024, 16, 512), False)])
+def test_the_same_bits_whatever_the_thread_count(rng, kind, shape, transposed):
     from mlc.compiler.codegen.c_skinny import PARALLEL_WORK
     M, K, N = shape
     assert M * N * K > PARALLEL_WORK  # shared among the threads
@@ -104,9 +117,9 @@ def test_the_same_bits_whatever_the_thread_count(rng, shape, transposed):
     results = []
     for threads in (blas.CORES, 1, blas.CORES):
         C = np.empty((M, N), "float32")
-        blas.gemm(1.0, A, B, 0.0, C)  # the first call loads the kernels, and with them libgomp
+        skinny(kind, 1.0, A, B, 0.0, C)  # the first call loads the kernels, and with them libgomp
         gomp = gomp or ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
         gomp.omp_set_num_threads(ctypes.c_int(threads))
-        blas.gemm(1.0, A, B, 0.0, C)
+        skinny(kind, 1.0, A, B, 0.0, C)
         results.append(C)
     assert all(np.array_equal(r, results[0]) for r in results)

@@ -203,13 +203,26 @@ def _fast_products(dtype: str | None) -> Any:
     if _products is None or blas is None or dtype not in blas[1]:
         return None
     _configure_machine()
-    split, skinny = _split_library(), _skinny_library(dtype)
+    split, skinny = _split_library(), _skinny_library(dtype) if _skinny_pays(dtype) else None
 
     def address(library: Any, name: str) -> int:
         return 0 if library is None else native.address(getattr(library[1], name))
     _products.configure(np.dtype(dtype).num, native.address(blas[1][dtype]), address(split, f"gemm_split_{dtype}"),
                         address(skinny, f"skinny_n_{dtype}"), address(skinny, f"skinny_k_{dtype}"), LANES[dtype])
     return _products
+
+
+@lru_cache(maxsize=None)
+def _skinny_pays(dtype: str) -> bool:
+    """Whether the skinny kernels beat the BLAS here: where one machine vector holds their
+    64-byte tile (AVX-512: twice as fast on one thread). On AVX2 they were as fast or slower
+    (a tutorial logistic_sgd epoch 36 against the BLAS's 33 ms), so the BLAS keeps those."""
+    library = _skinny_library(dtype)
+    if library is None:
+        return False
+    width = np.zeros(1, np.int64)
+    getattr(library[1], f"skinny_vector_bytes_{dtype}")(native.ffi.cast("void*", width.ctypes.data))
+    return int(width[0]) == 64
 
 
 @lru_cache(maxsize=None)
