@@ -394,3 +394,26 @@ def test_an_empty_cache_probes_the_compiler_once_beside_the_first_rewriting(tmp_
     assert done.stdout.strip() == "['mlc-compiler-probe']"
     again = subprocess.run([sys.executable, "-c", PROBE_SCRIPT, str(tmp_path)], capture_output=True, text=True)
     assert again.returncode == 0 and again.stdout.strip() == "[]"  # remembered in the cache
+
+
+def test_a_features_record_of_an_older_format_is_probed_again_with_the_vector_width(tmp_path):
+    import json
+    from mlc.compiler.runtime.cpu import toolchain
+    cxx = toolchain.compiler()
+    if cxx is None:
+        pytest.skip("no C compiler")
+    toolchain._feature_flags.cache_clear()
+    try:
+        with theano.config.change(cache_dir=str(tmp_path)):
+            toolchain._feature_flags(cxx)
+            (record,) = tmp_path.glob("features-*.json")
+            flags, vector, width = json.loads(record.read_text())
+            macros = subprocess.run([cxx, *toolchain.BASE_FLAGS, "-dM", "-E", "-x", "c", os.devnull],
+                                    capture_output=True, text=True).stdout
+            assert width == (64 if "__AVX512F__" in macros else 32 if "__AVX__" in macros else 16)
+            record.write_text(json.dumps([flags, vector]))  # as written before the width was kept
+            toolchain._feature_flags.cache_clear()
+            assert toolchain._feature_flags(cxx) == (tuple(flags), vector, width)
+            assert json.loads(record.read_text()) == [flags, vector, width]
+    finally:
+        toolchain._feature_flags.cache_clear()

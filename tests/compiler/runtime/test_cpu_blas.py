@@ -69,8 +69,10 @@ built = cache.builds
 a, b = np.ones((256, 784), "float32") / 784, np.ones((784, 500), "float32")
 assert np.allclose(f(a, b), np.tanh(1.0))
 assert np.allclose(f(a, b[:, :10]), np.tanh(1.0))  # a skinny product
-assert blas._split_library() is not None and blas._skinny_library("float32") is not None
-print(built, cache.builds)
+assert blas._split_library() is not None
+if blas._skinny_pays():
+    assert blas._skinny_library("float32") is not None
+print(built, cache.builds, 2 + blas._skinny_pays())
 """
 
 
@@ -80,8 +82,9 @@ def test_the_products_library_is_built_with_the_function_not_at_its_first_produc
     import sys
     done = subprocess.run([sys.executable, "-c", FIRST_PRODUCT_SCRIPT, str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    built, after = map(int, done.stdout.split())
-    assert built == after == 3  # the tanh kernel, the split and the skinny products, all before the first call
+    built, after, libraries = map(int, done.stdout.split())
+    # the tanh kernel, the split products and (where they pay) the skinny ones, all before the first call
+    assert built == after == libraries
 
 
 # ---------------------------------------------------------------------- the products' fast path

@@ -15,7 +15,7 @@ from ...codegen import Program
 from ...codegen.c_skinny import LANES, MAX_K, PARALLEL_WORK, skinny_program
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
-from . import native
+from . import native, toolchain
 from .thunks import LIBRARIES, REGISTRY, Buffer
 
 try:
@@ -173,10 +173,10 @@ def products_library(node: Apply) -> Program | None:
 
 
 @lru_cache(maxsize=None)
-def _products_program(dtype: str) -> Program:
-    parts = [skinny_program(dtype)] + [p for p in [_split_program()] if p is not None]
-    if len(parts) == 1:
-        return parts[0]
+def _products_program(dtype: str) -> Program | None:
+    parts = [p for p in [skinny_program(dtype) if _skinny_pays() else None, _split_program()] if p is not None]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
     return Program("c", "\n".join(p.source for p in parts), sum((p.entries for p in parts), ()), tuple(parts))
 
 
@@ -203,7 +203,7 @@ def _fast_products(dtype: str | None) -> Any:
     if _products is None or blas is None or dtype not in blas[1]:
         return None
     _configure_machine()
-    split, skinny = _split_library(), _skinny_library(dtype) if _skinny_pays(dtype) else None
+    split, skinny = _split_library(), _skinny_library(dtype) if _skinny_pays() else None
 
     def address(library: Any, name: str) -> int:
         return 0 if library is None else native.address(getattr(library[1], name))
@@ -212,17 +212,12 @@ def _fast_products(dtype: str | None) -> Any:
     return _products
 
 
-@lru_cache(maxsize=None)
-def _skinny_pays(dtype: str) -> bool:
+def _skinny_pays() -> bool:
     """Whether the skinny kernels beat the BLAS here: where one machine vector holds their
     64-byte tile (AVX-512: twice as fast on one thread). On AVX2 they were as fast or slower
-    (a tutorial logistic_sgd epoch 36 against the BLAS's 33 ms), so the BLAS keeps those."""
-    library = _skinny_library(dtype)
-    if library is None:
-        return False
-    width = np.zeros(1, np.int64)
-    getattr(library[1], f"skinny_vector_bytes_{dtype}")(native.ffi.cast("void*", width.ctypes.data))
-    return int(width[0]) == 64
+    (a tutorial logistic_sgd epoch 36 against the BLAS's 33 ms), so the BLAS keeps those
+    products and the kernels are not built."""
+    return toolchain.vector_bytes() == 64
 
 
 @lru_cache(maxsize=None)

@@ -81,25 +81,27 @@ def machine_identity() -> str:
 
 
 @lru_cache(maxsize=None)
-def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool]:
-    """OpenMP and libmvec flags that this compiler accepts, and whether vector math works;
-    probed once per compiler and remembered in the cache directory."""
+def _feature_flags(cxx: str) -> tuple[tuple[str, ...], bool, int]:
+    """OpenMP and libmvec flags that this compiler accepts, whether vector math works, and
+    the bytes of the vectors it targets; probed once per compiler and remembered in the
+    cache directory."""
     key = hashlib.sha256(f"{_compiler_identity(cxx)}|{config.openmp}|{BASE_FLAGS}|{machine_identity()}".encode()
                          ).hexdigest()[:16]
     record = cache_root() / f"features-{key}.json"
     try:
-        flags, vector = json.loads(record.read_text())
-        return tuple(flags), bool(vector)
-    except (OSError, ValueError):
+        flags, vector, width = json.loads(record.read_text())
+        return tuple(flags), bool(vector), int(width)
+    except (OSError, ValueError, TypeError):
         pass
     flags, vector = _probe_features(cxx)
+    width = _probe_vector_bytes(cxx)
     tmp = record.with_suffix(f".tmp{os.getpid()}")
     try:  # remembering is an optimisation: a full disk must not stop compilation
-        tmp.write_text(json.dumps([list(flags), vector]))
+        tmp.write_text(json.dumps([list(flags), vector, width]))
         os.replace(tmp, record)
     except OSError:
         tmp.unlink(missing_ok=True)
-    return flags, vector
+    return flags, vector, width
 
 
 def _probe_features(cxx: str) -> tuple[tuple[str, ...], bool]:
@@ -117,6 +119,14 @@ def _probe_features(cxx: str) -> tuple[tuple[str, ...], bool]:
     return (), False
 
 
+def _probe_vector_bytes(cxx: str) -> int:
+    """The widest float vector the compiler targets with BASE_FLAGS (its predefined macros:
+    a preprocessor run, no compilation)."""
+    run = subprocess.run([cxx, *BASE_FLAGS, "-dM", "-E", "-x", "c", os.devnull], capture_output=True, text=True)
+    macros = set(line.split()[1] for line in run.stdout.splitlines() if line.startswith("#define "))
+    return 64 if "__AVX512F__" in macros else 32 if "__AVX__" in macros else 16
+
+
 _probing = threading.Lock()  # one probe at a time: a caller waits for the one under way
 
 
@@ -126,7 +136,17 @@ def features() -> tuple[tuple[str, ...], bool]:
     if not cxx:
         return (), False
     with _probing:
-        return _feature_flags(cxx)
+        return _feature_flags(cxx)[:2]
+
+
+def vector_bytes() -> int:
+    """The bytes of the float vectors that compiled code uses (64 with AVX-512, 32 with AVX,
+    16 otherwise or without a compiler)."""
+    cxx = compiler()
+    if not cxx:
+        return 16
+    with _probing:
+        return _feature_flags(cxx)[2]
 
 
 def probe_in_background() -> None:
