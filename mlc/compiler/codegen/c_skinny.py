@@ -9,7 +9,7 @@ times longer. Here the small side fits one tile of ``LANES`` lanes, 64 bytes (``
 with zeros) or a few (``K``), the large sides stream through the cache once, and the
 accumulators stay in registers (GCC's vector extensions at the machine's width: portable C,
 one vector op per SIMD instruction). On AVX2 a tile takes two vectors and half the
-accumulators fit: there the kernels only match the BLAS, and ``runtime.cpu.blas`` leaves
+accumulators fit: there the kernels are at best as fast as the BLAS, and ``runtime.cpu.blas`` leaves
 those products to it (``skinny_vector_bytes`` says which machine they were built for).
 Where they pay, it calls them from ``PARALLEL_WORK`` multiply-adds up, where they run on the
 threads: below it, in a train step the operands come cold from memory and the product is no
@@ -31,7 +31,7 @@ PARALLEL_WORK = 1 << 22  # multiply-adds (about 100 us on one core) from which t
 
 # The machine's vector width, from what the compiler targets. A tile of L lanes is P native
 # vectors: GCC keeps a vector wider than the machine's in memory, not in registers, and every
-# multiply-add then goes through the stack (on AVX2, ten times slower than the BLAS). ACC tiles
+# multiply-add then goes through the stack (on AVX2, 7-13 times slower than the BLAS). ACC tiles
 # of accumulators fill half the vector registers, leaving the rest to the operands.
 MACHINE = """#if defined(__AVX512F__)
 #define VB 64
