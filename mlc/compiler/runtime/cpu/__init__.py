@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -93,6 +92,7 @@ class CPUBackend:
         missing = [p for p in programs if not toolchain.built(p)] if len(programs) > 1 else []
         done = {}
         if len(missing) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only to build: 5 ms to import
             with ThreadPoolExecutor(len(missing)) as workers:  # each thread waits on its compiler
                 done = dict(zip(map(id, missing), workers.map(self.build, missing)))
         return [done[id(p)] if id(p) in done else self.build(p) for p in programs]

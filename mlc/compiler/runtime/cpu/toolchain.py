@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -269,6 +268,7 @@ def load(program: Program) -> Any:
     missing = [piece for piece in pieces if piece[1] not in _loaded and _library_of(piece[1]) is None]
     groups = _groups(missing, PARALLEL_BUILDS) if missing else []
     if len(groups) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # only to build: 5 ms to import
         with ThreadPoolExecutor(len(groups)) as workers:  # each thread waits on its compiler
             list(workers.map(lambda g: _build(g, cxx, flags), groups))
     elif groups:
