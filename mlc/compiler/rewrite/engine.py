@@ -10,6 +10,7 @@ A node rewriter is registered with the op types (or scalar-op names) it tracks:
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable, Iterable, Sequence
 
 from ..fgraph import FunctionGraph, InconsistentGraphError
@@ -104,26 +105,51 @@ class WalkingPass:
         rewriters = [r for r in self.rewriters if r.name not in excluded]
         # the rewriters tracking each kind of op, found once per kind (a pass meets few kinds)
         tracking: dict[tuple, list[NodeRewriter]] = {}
+        imported = _Imported()
+        fgraph.attach(imported)
         total = 0
-        for _ in range(self.max_rounds):
-            changed = 0
-            order = fgraph.toposort()
-            for node in reversed(order) if self.consumers_first else order:
-                if node not in fgraph.apply_nodes:
-                    continue
-                scalar = getattr(node.op, "scalar_op", None)
-                kind = (type(node.op), getattr(scalar, "name", None))
-                candidates = tracking.get(kind)
-                if candidates is None:
-                    candidates = tracking[kind] = [rw for rw in rewriters if rw.applies_to(node)]
-                for rw in candidates:
-                    if apply_replacements(fgraph, node, rw(fgraph, node), rw.name):
-                        changed += 1
-                        break
-            total += changed
-            if not changed:
-                break
+        try:
+            for _ in range(self.max_rounds):
+                order = fgraph.toposort()
+                queue = deque(reversed(order) if self.consumers_first else order)
+                # Nodes a rewrite brings in are visited at once, not a round later (a chain
+                # of rewrites up a graph took a round per link); within a bound, so that
+                # rewrites undoing each other cannot keep one round going for ever.
+                budget = 4 * len(order) + 16
+                changed = 0
+                while queue:
+                    node = queue.popleft()
+                    if node not in fgraph.apply_nodes:
+                        continue
+                    scalar = getattr(node.op, "scalar_op", None)
+                    kind = (type(node.op), getattr(scalar, "name", None))
+                    candidates = tracking.get(kind)
+                    if candidates is None:
+                        candidates = tracking[kind] = [rw for rw in rewriters if rw.applies_to(node)]
+                    for rw in candidates:
+                        imported.nodes.clear()
+                        if apply_replacements(fgraph, node, rw(fgraph, node), rw.name):
+                            changed += 1
+                            new = imported.nodes[:budget]  # imported producers first
+                            budget -= len(new)
+                            queue.extendleft(new if self.consumers_first else reversed(new))
+                            break
+                total += changed
+                if not changed:
+                    break
+        finally:
+            fgraph.detach(imported)
         return total
+
+
+class _Imported:
+    """The nodes brought into a graph, in the order they came (each after its inputs')."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Apply] = []
+
+    def on_import(self, fgraph: FunctionGraph, node: Apply) -> None:
+        self.nodes.append(node)
 
 
 class GraphPass:
