@@ -90,6 +90,15 @@ def test_calls_from_several_threads_each_get_their_own_results(rng):
         np.testing.assert_allclose(r, np.sqrt(v) * 3)
 
 
+def test_threads_calling_with_strided_layouts_that_take_turns_get_their_own_results(rng):
+    x = T.dmatrix("x")
+    f = theano.function([x], T.sqrt(x[:, ::2]) * 3)
+    # two layouts, large enough to release the GIL: each thread's Python path remembers its own
+    values = [rng.uniform(1, 2, size=(300 + 100 * (k % 2), 400)) for k in range(4)]
+    for v, r in zip(values, _in_threads(f, values)):
+        np.testing.assert_allclose(r, np.sqrt(v[:, ::2]) * 3)
+
+
 def test_a_kernel_with_more_operands_than_the_fast_path_takes_still_runs(rng):
     xs = [T.dvector(f"x{k}") for k in range(fastcall.MAX_OPERANDS + 2)]
     total = xs[0]
@@ -100,19 +109,39 @@ def test_a_kernel_with_more_operands_than_the_fast_path_takes_still_runs(rng):
     np.testing.assert_allclose(got, values[0] + 1.5 * sum(values[1:]), rtol=1e-13)
 
 
-# ---------------------------------------------------------------------------- reductions
-def _counting_python_path(monkeypatch):
-    """Counts the calls that reach ReduceThunk's Python path (patched before compiling: the
+def _counting_python_path(monkeypatch, thunk: str = "ReduceThunk"):
+    """Counts the calls that reach ``thunk``'s Python path (patched before compiling: the
     fast path's fallback is bound when the thunk is made)."""
-    from mlc.compiler.runtime.cpu.thunks import ReduceThunk
+    from mlc.compiler.runtime.cpu import thunks
+    cls = getattr(thunks, thunk)
     calls = []
-    original = ReduceThunk.__call__
+    original = cls.__call__
 
     def counted(self):
         calls.append(1)
         return original(self)
-    monkeypatch.setattr(ReduceThunk, "__call__", counted)
+    monkeypatch.setattr(cls, "__call__", counted)
     return calls
+
+
+def test_strided_operands_take_the_fast_path_for_the_layout_last_seen_by_the_python_path(monkeypatch, rng):
+    python = _counting_python_path(monkeypatch, "ElemwiseThunk")
+    x, y = T.dmatrix("x"), T.dvector("y")
+    f = theano.function([x, y], T.nnet.sigmoid(x[:, 2:6]) * 2 + y)  # a slice's rows, a broadcast row
+    a1, a2, b = rng.normal(size=(6, 10)), rng.normal(size=(6, 10)), rng.normal(size=(3, 10))
+    v = rng.normal(size=4)
+    # the same layout with new data (a loop's next slices), a smaller last batch, back again
+    for value, python_calls in ((a1, 1), (a2, 1), (a2, 1), (b, 2), (b, 2), (a1, 3), (a2, 3)):
+        got = f(value, v)
+        np.testing.assert_allclose(got, 2 / (1 + np.exp(-value[:, 2:6])) + v, rtol=1e-13)
+        assert len(python) == python_calls
+    f(a1[::2], v)  # other strides: the Python path again, right
+    assert len(python) == 4
+    got = f(np.asfortranarray(a1), v[::-1].copy())
+    np.testing.assert_allclose(got, 2 / (1 + np.exp(-a1[:, 2:6])) + v[::-1], rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- reductions
 
 
 def test_the_vm_calls_the_reduction_fast_path():

@@ -1,6 +1,6 @@
 /* The per-call fast path of compiled loop kernels (see fastcall.py): FlatCall objects run
  * one elementwise kernel ``void k(long n, void *operand0, ...)`` on C-contiguous operands of
- * one shape; ReduceCall objects one reduction kernel on C-contiguous inputs of the shape
+ * one shape, and its strided loop on the one layout of other operands they remember; ReduceCall objects one reduction kernel on C-contiguous inputs of the shape
  * whose layout they remember. Built when mlc is installed (setup.py); without it mlc runs
  * the Python path. */
 #define PY_SSIZE_T_CLEAN
@@ -23,7 +23,23 @@ typedef struct {
     void *kernel;
     int n_in, lead, inplace, typenum;
     char scalar[MAX_OPERANDS];
+    struct Strided *strided;  /* the remembered strided layout, or NULL */
 } FlatCall;
+
+/* The strided loop ``void k(int ndim, long *shape, long *strides, void *operand0, ...)`` on
+ * operands of the one layout (shapes and byte strides) the thunk's Python path remembered:
+ * a loop's slices keep theirs from call to call. */
+#define MAX_STRIDED_OPERANDS 8
+#define MAX_STRIDED_DIMS 8
+
+struct Strided {
+    void *kernel;
+    PyObject *held;   /* the int64 arrays of the shape and the element strides, kept alive here */
+    void *layout[2];
+    int nd, nds[MAX_STRIDED_OPERANDS];
+    npy_intp shape[MAX_STRIDED_DIMS], out_strides[MAX_STRIDED_DIMS];
+    npy_intp dims[MAX_STRIDED_OPERANDS][MAX_STRIDED_DIMS], strides[MAX_STRIDED_OPERANDS][MAX_STRIDED_DIMS];
+};
 
 static void run(FlatCall *self, long size, void **p) {
     switch (self->n_in + 1) {
@@ -69,24 +85,150 @@ static void run(FlatCall *self, long size, void **p) {
     }
 }
 
+static void run_strided(void *kernel, int nd, void *const *l, int n_operands, void **p) {
+    typedef void *v;
+    switch (n_operands) {
+    case 2: ((void (*)(int, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1]); break;
+    case 3: ((void (*)(int, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2]); break;
+    case 4: ((void (*)(int, v, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2], p[3]); break;
+    case 5: ((void (*)(int, v, v, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2], p[3], p[4]); break;
+    case 6: ((void (*)(int, v, v, v, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2], p[3], p[4], p[5]); break;
+    case 7: ((void (*)(int, v, v, v, v, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6]); break;
+    case 8: ((void (*)(int, v, v, v, v, v, v, v, v, v, v))kernel)(nd, l[0], l[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]); break;
+    }
+}
+
+/* Operands that are not all C-contiguous of one shape: the strided loop where they have the
+ * remembered layout (and so does the output the call would write), else the Python path. */
+static PyObject *strided_call(FlatCall *self, PyArrayObject **arrays, void **p) {
+    const struct Strided *s = self->strided;
+    const int n = self->n_in;
+    if (s == NULL) return PyObject_CallNoArgs(self->fallback);
+    for (int i = 0; i < n; i++) {
+        const int nd = PyArray_NDIM(arrays[i]);
+        if (nd != s->nds[i] || !PyArray_CompareLists(PyArray_DIMS(arrays[i]), s->dims[i], nd)
+                || !PyArray_CompareLists(PyArray_STRIDES(arrays[i]), s->strides[i], nd))
+            return PyObject_CallNoArgs(self->fallback);
+    }
+    PyObject *out = NULL;
+    if (self->inplace >= 0) {
+        PyArrayObject *target = arrays[self->inplace];
+        if (same_shape(target, s->nd, (npy_intp *)s->shape) && PyArray_ISWRITEABLE(target)) out = (PyObject *)target;
+    }
+    if (out != NULL) Py_INCREF(out);
+    else if ((out = output(self->buffer, s->nd, (npy_intp *)s->shape, self->typenum)) == NULL) return NULL;
+    if (!PyArray_CompareLists(PyArray_STRIDES((PyArrayObject *)out), s->out_strides, s->nd)) {
+        Py_DECREF(out);
+        return PyObject_CallNoArgs(self->fallback);
+    }
+    p[n] = PyArray_DATA((PyArrayObject *)out);
+    const npy_intp size = PyArray_SIZE((PyArrayObject *)out);
+    /* copied, its arrays held: another thread may remember another layout while this one runs */
+    void *const kernel = s->kernel, *const layout[2] = {s->layout[0], s->layout[1]};
+    const int nd = s->nd;
+    PyObject *held = s->held;
+    Py_INCREF(held);
+    if (size >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        run_strided(kernel, nd, layout, n + 1, p);
+        Py_END_ALLOW_THREADS
+    } else if (size) {
+        run_strided(kernel, nd, layout, n + 1, p);
+    }
+    Py_DECREF(held);
+    PyList_SetItem(self->out_cell, 0, out);  /* steals the reference */
+    Py_RETURN_NONE;
+}
+
+static int read_tuple(PyObject *tuple, npy_intp *values, int *count, int most, const char *what) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) > most) {
+        PyErr_Format(PyExc_ValueError, "FlatCall.remember: %s must be a tuple of at most %d", what, most);
+        return -1;
+    }
+    *count = (int)PyTuple_GET_SIZE(tuple);
+    for (int d = 0; d < *count; d++) {
+        values[d] = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, d));
+        if (values[d] == -1 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
+/* remember(kernel, shape, shapes, strides, out_strides, held): run the strided ``kernel``
+ * (an address) whenever the inputs have these ``shapes`` and byte ``strides`` (a tuple per
+ * input) and the output ``shape`` and ``out_strides``; ``held``: the C-contiguous int64
+ * arrays of the shape and the element strides it is given, kept alive here. */
+static PyObject *flat_remember(FlatCall *self, PyObject *args) {
+    unsigned long long kernel;
+    PyObject *shape, *shapes, *strides, *out_strides, *held;
+    if (!PyArg_ParseTuple(args, "KO!O!O!O!O!", &kernel, &PyTuple_Type, &shape, &PyTuple_Type, &shapes,
+                          &PyTuple_Type, &strides, &PyTuple_Type, &out_strides, &PyTuple_Type, &held))
+        return NULL;
+    const int n = self->n_in;
+    if (n + 1 > MAX_STRIDED_OPERANDS || PyTuple_GET_SIZE(shapes) != n || PyTuple_GET_SIZE(strides) != n
+            || PyTuple_GET_SIZE(held) != 2) {
+        PyErr_SetString(PyExc_ValueError, "FlatCall.remember: a shape and strides per input, two held arrays");
+        return NULL;
+    }
+    struct Strided s;
+    s.kernel = (void *)(uintptr_t)kernel;
+    for (int k = 0; k < 2; k++) {
+        PyObject *a = PyTuple_GET_ITEM(held, k);
+        if (!PyArray_CheckExact(a) || PyArray_TYPE((PyArrayObject *)a) != NPY_INT64
+                || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a)) {
+            PyErr_SetString(PyExc_TypeError, "FlatCall.remember: held must be C-contiguous int64 arrays");
+            return NULL;
+        }
+        s.layout[k] = PyArray_DATA((PyArrayObject *)a);
+    }
+    int count;
+    if (read_tuple(shape, s.shape, &s.nd, MAX_STRIDED_DIMS, "shape") < 0
+            || read_tuple(out_strides, s.out_strides, &count, MAX_STRIDED_DIMS, "out_strides") < 0)
+        return NULL;
+    if (count != s.nd) {
+        PyErr_SetString(PyExc_ValueError, "FlatCall.remember: out_strides must match the shape");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (read_tuple(PyTuple_GET_ITEM(shapes, i), s.dims[i], &s.nds[i], MAX_STRIDED_DIMS, "each shape") < 0
+                || read_tuple(PyTuple_GET_ITEM(strides, i), s.strides[i], &count, MAX_STRIDED_DIMS, "each strides") < 0)
+            return NULL;
+        if (count != s.nds[i]) {
+            PyErr_SetString(PyExc_ValueError, "FlatCall.remember: each input's strides must match its shape");
+            return NULL;
+        }
+    }
+    if (self->strided == NULL) {
+        if ((self->strided = PyMem_Malloc(sizeof(struct Strided))) == NULL) return PyErr_NoMemory();
+        self->strided->held = NULL;
+    }
+    Py_INCREF(held);
+    s.held = held;
+    PyObject *previous = self->strided->held;
+    *self->strided = s;
+    Py_XDECREF(previous);
+    Py_RETURN_NONE;
+}
+
 static PyObject *flat_call(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     FlatCall *self = (FlatCall *)obj;
     PyArrayObject *arrays[MAX_OPERANDS];
     void *p[MAX_OPERANDS];
     const int n = self->n_in;
+    int contiguous = 1;
     for (int i = 0; i < n; i++) {
         PyObject *v = PyList_GET_ITEM(PyTuple_GET_ITEM(self->ins, i), 0);
-        if (!PyArray_CheckExact(v) || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)v))
-            return PyObject_CallNoArgs(self->fallback);
+        if (!PyArray_CheckExact(v)) return PyObject_CallNoArgs(self->fallback);
         arrays[i] = (PyArrayObject *)v;
         p[i] = PyArray_DATA(arrays[i]);
+        contiguous &= PyArray_IS_C_CONTIGUOUS(arrays[i]) != 0;
     }
+    if (!contiguous) return strided_call(self, arrays, p);
     PyArrayObject *lead = arrays[self->lead];
     const int nd = PyArray_NDIM(lead);
     npy_intp *dims = PyArray_DIMS(lead);
     for (int i = 0; i < n; i++)
         if (!self->scalar[i] && !same_shape(arrays[i], nd, dims))
-            return PyObject_CallNoArgs(self->fallback);
+            return strided_call(self, arrays, p);
     PyObject *out = NULL;
     if (self->inplace >= 0) {
         PyArrayObject *target = arrays[self->inplace];
@@ -130,16 +272,23 @@ static PyObject *flat_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     self->kernel = (void *)(uintptr_t)kernel;
     self->n_in = (int)n; self->lead = lead; self->inplace = inplace; self->typenum = typenum;
     memcpy(self->scalar, PyBytes_AS_STRING(scalar), n);
+    self->strided = NULL;
     return (PyObject *)self;
 }
 
 static int flat_traverse(FlatCall *self, visitproc visit, void *arg) {
     Py_VISIT(self->ins); Py_VISIT(self->out_cell); Py_VISIT(self->buffer); Py_VISIT(self->fallback);
+    if (self->strided != NULL) Py_VISIT(self->strided->held);
     return 0;
 }
 
 static int flat_clear(FlatCall *self) {
     Py_CLEAR(self->ins); Py_CLEAR(self->out_cell); Py_CLEAR(self->buffer); Py_CLEAR(self->fallback);
+    if (self->strided != NULL) {
+        Py_CLEAR(self->strided->held);
+        PyMem_Free(self->strided);
+        self->strided = NULL;
+    }
     return 0;
 }
 
@@ -148,6 +297,11 @@ static void flat_dealloc(FlatCall *self) {
     flat_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
+
+static PyMethodDef flat_methods[] = {
+    {"remember", (PyCFunction)flat_remember, METH_VARARGS, "Remember the strided loop of one layout of the operands."},
+    {NULL, NULL, 0, NULL},
+};
 
 static PyTypeObject FlatCallType = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -160,7 +314,8 @@ static PyTypeObject FlatCallType = {
     .tp_traverse = (traverseproc)flat_traverse,
     .tp_clear = (inquiry)flat_clear,
     .tp_dealloc = (destructor)flat_dealloc,
-    .tp_doc = "One elementwise kernel over C-contiguous operands of one shape.",
+    .tp_methods = flat_methods,
+    .tp_doc = "One elementwise kernel over C-contiguous operands of one shape, or over the strided layout it remembers.",
 };
 
 /* ReduceCall: one reduction kernel ``void k(int nk, int nr, long *kept, long *reduced,
@@ -349,5 +504,7 @@ PyMODINIT_FUNC PyInit__fastcall(void) {
     if (PyModule_AddObject(m, "ReduceCall", (PyObject *)&ReduceCallType) < 0) return NULL;
     if (PyModule_AddIntConstant(m, "MAX_OPERANDS", MAX_OPERANDS) < 0) return NULL;
     if (PyModule_AddIntConstant(m, "MAX_REDUCE_OPERANDS", MAX_REDUCE_OPERANDS) < 0) return NULL;
+    if (PyModule_AddIntConstant(m, "MAX_STRIDED_OPERANDS", MAX_STRIDED_OPERANDS) < 0) return NULL;
+    if (PyModule_AddIntConstant(m, "MAX_STRIDED_DIMS", MAX_STRIDED_DIMS) < 0) return NULL;
     return m;
 }

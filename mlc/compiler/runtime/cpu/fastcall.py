@@ -2,9 +2,11 @@
 extension built when mlc is installed, whose ``FlatCall`` objects run one elementwise kernel
 on C-contiguous operands of one shape (read the cells, take the data pointers, reuse or
 allocate the output, call the kernel) in ~0.1 µs, where the same steps through cffi cost
-~2.5 µs; ``ReduceCall`` objects do the same for a reduction kernel, with the loop layout its
-thunk's Python path worked out for that shape. Anything else (broadcasting, strides, values
-that are not arrays) goes to the thunk's Python path. Where the extension could not be
+~2.5 µs, and its strided loop on the one layout of other operands that the thunk's Python
+path remembered for it (a scan step's slices of its gates: 11 µs of Python a call before);
+``ReduceCall`` objects do the same for a reduction kernel, with the loop layout its
+thunk's Python path worked out for that shape. Anything else (a layout not yet remembered,
+values that are not arrays) goes to the thunk's Python path. Where the extension could not be
 built (no compiler when installing), every call takes the Python path and nothing else
 changes.
 """
@@ -41,6 +43,17 @@ def flat_call(ins: list, out_cell: list, buffer: list | None, fallback: Callable
         return None
     return _fastcall.FlatCall(tuple(ins), out_cell, buffer, fallback, address(kernel), bytes(map(bool, scalar)),
                               lead, -1 if inplace is None else inplace, np.dtype(dtype).num)
+
+
+def remember_strided(call: Any, kernel: Any, shape: tuple, arrays: list, out: np.ndarray, held: tuple) -> None:
+    """Have the ``FlatCall`` ``call`` run the strided loop ``kernel`` (a cffi function) on
+    operands laid out as ``arrays`` and ``out`` are (their shapes and strides), given the
+    int64 arrays ``held`` (the loop's shape and element strides, as the kernel takes them);
+    a layout past the limits of the fast path is left to the Python path."""
+    if len(arrays) + 1 <= _fastcall.MAX_STRIDED_OPERANDS and len(shape) <= _fastcall.MAX_STRIDED_DIMS and all(
+            type(a) is np.ndarray and a.ndim <= _fastcall.MAX_STRIDED_DIMS for a in arrays):
+        call.remember(address(kernel), tuple(shape), tuple(a.shape for a in arrays), tuple(a.strides for a in arrays),
+                      out.strides, tuple(held))
 
 
 def reduce_call(ins: list, out_cell: list, buffer: list | None, fallback: Callable[[], None], kernel: Any,
