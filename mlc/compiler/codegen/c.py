@@ -292,7 +292,10 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         }}"""
         # One long contiguous reduction (a full sum, or a row sum of one row) split across
         # threads. Kernels that keep the last axis meet it only for a single column: they skip the C.
-        split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.threshold} && {unit_test}) {{
+        # From a quarter of the elementwise threshold: it writes one number, not an array that
+        # the next product would pull across the cores, and its input (a weight matrix the
+        # split update just wrote) lies half in each core's cache.
+        split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.threshold // 4} && {unit_test}) {{
         {kzero}
         {acc_t} acc = {init};
         {loop(parallel_pragma, runit)}

@@ -169,6 +169,15 @@ def test_sums_down_the_rows_of_columns_equal_numpy(rng, shape, build, ref):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_full_sum_below_the_elementwise_threshold_is_split_too_and_equals_numpy(rng, dtype):
+    # full reductions split from a quarter of the elementwise threshold (a weight's squared norm)
+    a = rng.normal(size=(2, theano.config.openmp_elemwise_minsize // 3 + 5)).astype(dtype)
+    x = T.tensor(dtype, (False, False), name="x")
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(theano.function([x], (x * x).sum())(a), (a.astype("float64") ** 2).sum(), rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("build,ref,layout", [
     (lambda x: (x * x).sum(), lambda a: (a * a).sum(), "flat"),          # split across threads
     (lambda x: x[:, ::2].sum(), lambda a: a[:, ::2].sum(), "flat"),      # strided: one thread
