@@ -140,9 +140,27 @@ static PyObject *strided_call(FlatCall *self, PyArrayObject **arrays, void **p) 
     Py_RETURN_NONE;
 }
 
+/* The data pointers of the ``n`` C-contiguous int64 arrays in the tuple ``held``. */
+static int held_pointers(PyObject *held, int n, void **pointers, const char *what) {
+    if (PyTuple_GET_SIZE(held) != n) {
+        PyErr_Format(PyExc_ValueError, "%s.remember: held must be %d arrays", what, n);
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        PyObject *a = PyTuple_GET_ITEM(held, k);
+        if (!PyArray_CheckExact(a) || PyArray_TYPE((PyArrayObject *)a) != NPY_INT64
+                || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a)) {
+            PyErr_Format(PyExc_TypeError, "%s.remember: held must be C-contiguous int64 arrays", what);
+            return -1;
+        }
+        pointers[k] = PyArray_DATA((PyArrayObject *)a);
+    }
+    return 0;
+}
+
 static int read_tuple(PyObject *tuple, npy_intp *values, int *count, int most, const char *what) {
     if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) > most) {
-        PyErr_Format(PyExc_ValueError, "FlatCall.remember: %s must be a tuple of at most %d", what, most);
+        PyErr_Format(PyExc_ValueError, "remember: %s must be a tuple of at most %d", what, most);
         return -1;
     }
     *count = (int)PyTuple_GET_SIZE(tuple);
@@ -164,22 +182,13 @@ static PyObject *flat_remember(FlatCall *self, PyObject *args) {
                           &PyTuple_Type, &strides, &PyTuple_Type, &out_strides, &PyTuple_Type, &held))
         return NULL;
     const int n = self->n_in;
-    if (n + 1 > MAX_STRIDED_OPERANDS || PyTuple_GET_SIZE(shapes) != n || PyTuple_GET_SIZE(strides) != n
-            || PyTuple_GET_SIZE(held) != 2) {
-        PyErr_SetString(PyExc_ValueError, "FlatCall.remember: a shape and strides per input, two held arrays");
+    if (n + 1 > MAX_STRIDED_OPERANDS || PyTuple_GET_SIZE(shapes) != n || PyTuple_GET_SIZE(strides) != n) {
+        PyErr_SetString(PyExc_ValueError, "FlatCall.remember: a shape and strides per input");
         return NULL;
     }
     struct Strided s;
     s.kernel = (void *)(uintptr_t)kernel;
-    for (int k = 0; k < 2; k++) {
-        PyObject *a = PyTuple_GET_ITEM(held, k);
-        if (!PyArray_CheckExact(a) || PyArray_TYPE((PyArrayObject *)a) != NPY_INT64
-                || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a)) {
-            PyErr_SetString(PyExc_TypeError, "FlatCall.remember: held must be C-contiguous int64 arrays");
-            return NULL;
-        }
-        s.layout[k] = PyArray_DATA((PyArrayObject *)a);
-    }
+    if (held_pointers(held, 2, s.layout, "FlatCall") < 0) return NULL;
     int count;
     if (read_tuple(shape, s.shape, &s.nd, MAX_STRIDED_DIMS, "shape") < 0
             || read_tuple(out_strides, s.out_strides, &count, MAX_STRIDED_DIMS, "out_strides") < 0)
@@ -377,18 +386,12 @@ static PyObject *reduce_call(PyObject *obj, PyObject *const *args, size_t nargsf
 }
 
 static int read_dims(PyObject *tuple, npy_intp *dims, int *nd) {
-    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) > NPY_MAXDIMS) {
-        PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: shapes must be tuples of at most 32 dims");
-        return -1;
-    }
-    *nd = (int)PyTuple_GET_SIZE(tuple);
-    for (int d = 0; d < *nd; d++) {
-        dims[d] = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, d));
+    if (read_tuple(tuple, dims, nd, NPY_MAXDIMS, "a shape") < 0) return -1;
+    for (int d = 0; d < *nd; d++)
         if (dims[d] < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: negative dim");
+            PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: negative dim");
             return -1;
         }
-    }
     return 0;
 }
 
@@ -401,20 +404,8 @@ static PyObject *reduce_remember(ReduceCall *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!O!iiO!", &PyTuple_Type, &shape, &PyTuple_Type, &out_shape, &nk, &nr,
                           &PyTuple_Type, &held))
         return NULL;
-    if (PyTuple_GET_SIZE(held) != 4) {
-        PyErr_SetString(PyExc_ValueError, "ReduceCall.remember: held must be four arrays");
-        return NULL;
-    }
     void *layout[4];
-    for (int k = 0; k < 4; k++) {
-        PyObject *a = PyTuple_GET_ITEM(held, k);
-        if (!PyArray_CheckExact(a) || PyArray_TYPE((PyArrayObject *)a) != NPY_INT64
-                || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a)) {
-            PyErr_SetString(PyExc_TypeError, "ReduceCall.remember: held must be C-contiguous int64 arrays");
-            return NULL;
-        }
-        layout[k] = PyArray_DATA((PyArrayObject *)a);
-    }
+    if (held_pointers(held, 4, layout, "ReduceCall") < 0) return NULL;
     npy_intp dims[NPY_MAXDIMS], out_dims[NPY_MAXDIMS];
     int nd, out_nd;
     if (read_dims(shape, dims, &nd) < 0 || read_dims(out_shape, out_dims, &out_nd) < 0) return NULL;
