@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from mlc.compiler.codegen.c_skinny import LANES, MAX_K
+from mlc.compiler.codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M
 from mlc.compiler.runtime.cpu import blas
 
 pytestmark = pytest.mark.skipif(blas._skinny_library("float32") is None, reason="no C compiler")
@@ -29,7 +29,9 @@ def skinny(kind, alpha, A, B, beta, C):
     calls it (strides in elements, scratch of 64-byte vectors)."""
     dtype, (M, K), N = C.dtype.name, A.shape, B.shape[1]
     lanes, item = LANES[dtype], C.itemsize
-    scratch = np.empty((K * lanes if kind == "n" else K * -(-N // lanes) * lanes) + 64, dtype)
+    group = GROUP_K * lanes
+    sizes = {"n": K * lanes, "k": K * -(-N // group) * group, "m": K * (-(-M // 4) * 4 + lanes) + 2 * M * N}
+    scratch = np.empty(sizes[kind] + 64, dtype)
     aligned = scratch[(-scratch.ctypes.data % 64) // item:]
     kernel = getattr(blas._skinny_library(dtype)[1], f"skinny_{kind}_{dtype}")
     pointer = lambda a: blas.native.ffi.cast("void*", a.ctypes.data)  # noqa: E731 (strided views too)
@@ -70,21 +72,46 @@ def test_small_k_equals_numpy(rng, dtype, M, K, a_layout, b_layout):
     check(rng, dtype, "k", M, K, 77, a_layout, b_layout, alpha=2.0, beta=0.0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("M", [1, 3, 4, 5, 20, MAX_M])
+@pytest.mark.parametrize("a_layout", ["rows", "transposed", "column step", "reversed"])  # packed: any layout
+@pytest.mark.parametrize("b_layout", ["rows", "row step"])  # B contiguous along its columns
+def test_small_m_equals_numpy(rng, dtype, M, a_layout, b_layout):
+    lanes = LANES[dtype]
+    for K, N in ((300, 1), (300, lanes - 3), (300, lanes), (300, lanes + 3), (40, 500)):
+        check(rng, dtype, "m", M, K, N, a_layout, b_layout)
+    check(rng, dtype, "m", M, 300, 77, a_layout, b_layout, alpha=-1.0, beta=0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("beta", [0.0, 2.0])
+def test_small_m_with_more_rows_of_b_than_columns_sums_two_halves_of_k(rng, dtype, beta):
+    from mlc.compiler.codegen.c_skinny import PARALLEL_WORK
+    M, K, N = 20, 784, 300 + LANES[dtype] // 2  # a tail tile too
+    assert M * N * K > PARALLEL_WORK and K > N
+    check(rng, dtype, "m", M, K, N, "rows", "rows", beta=beta)
+
+
 def test_gemm_takes_the_kernels_for_the_shapes_they_are_for_and_leaves_the_rest_to_the_blas(rng):
     split_or_blas = "split" if blas._split_program() is not None else "blas"
-    skinny_n, skinny_k = ("skinny_n", "skinny_k") if blas._skinny_pays() else (split_or_blas,) * 2
+    skinny_n, skinny_k, skinny_m = (("skinny_n", "skinny_k", "skinny_m") if blas._skinny_pays()
+                                    else (split_or_blas,) * 3)
     cases = {(2048, 500, 10): skinny_n, (2000, 256, 16): skinny_n, (2048, 10, 500): skinny_k,
              (8192, MAX_K, 40): skinny_k, (2048, 500, 8): split_or_blas, (2048, 500, 17): split_or_blas,
              (2048, MAX_K + 1, 500): split_or_blas, (8192, 10, 8): split_or_blas,
              (256, 500, 10): split_or_blas,  # small: the BLAS is as fast on the cold operands of a train step
              (2048, 500, 10, "reversed"): "",  # A along no axis: neither the kernel nor the BLAS (a copy first)
-             (256, 10, 500, "update"): split_or_blas, (2048, 10, 500, "update"): split_or_blas}  # a C past the cache
+             (MAX_M, 784, 500): skinny_m, (1, 784, 500): split_or_blas, (MAX_M + 1, 784, 500): split_or_blas,
+             (20, 784, 500, "B transposed"): split_or_blas,  # B along its rows: the BLAS
+             (784, 20, 500, "update"): skinny_k,  # the tutorial's weight update: C within the cores' caches
+             (256, 10, 500, "update"): split_or_blas, (2048, 10, 500, "update"): split_or_blas}  # a C past them
     assert all(M * N * K > blas.SKINNY_WORK for M, K, N in [(2048, 500, 10), (2000, 256, 16), (2048, 10, 500),
-                                                              (8192, MAX_K, 40)])
+                                                              (8192, MAX_K, 40), (MAX_M, 784, 500), (784, 20, 500)])
     for (M, K, N, *how), code in cases.items():
         A = rng.normal(size=(M, K)).astype("float32")
         A = A[:, ::-1] if how == ["reversed"] else A
-        B = rng.normal(size=(K, N)).astype("float32")
+        B = rng.normal(size=(N, K) if how == ["B transposed"] else (K, N)).astype("float32")
+        B = B.T if how == ["B transposed"] else B
         beta = 1.0 if how == ["update"] else 0.0
         C = np.zeros((M, N), "float32")
         assert blas.route(A, B, beta, C) == code, (M, K, N, how)
@@ -107,7 +134,8 @@ def test_the_kernels_are_built_for_the_machines_vectors():
 
 @pytest.mark.skipif(blas.CORES < 2, reason="one core: one thread")
 @pytest.mark.parametrize("kind, shape, transposed", [("n", (600, 784, 10), False), ("n", (784, 600, 10), True),
-                                                     ("k", (1024, 16, 512), False)])
+                                                     ("k", (1024, 16, 512), False), ("m", (20, 784, 500), False),
+                                                     ("m", (20, 500, 784), True)])
 def test_the_same_bits_whatever_the_thread_count(rng, kind, shape, transposed):
     from mlc.compiler.codegen.c_skinny import PARALLEL_WORK
     M, K, N = shape

@@ -20,8 +20,8 @@
 #define TRANS 112
 #define RELEASE_GIL_AT 32768  /* multiply-adds: larger products let other Python threads run */
 
-enum { NONE, SKINNY_N, SKINNY_K, SPLIT, BLAS };
-static const char *ROUTES[] = {"", "skinny_n", "skinny_k", "split", "blas"};
+enum { NONE, SKINNY_N, SKINNY_K, SKINNY_M, SPLIT, BLAS };
+static const char *ROUTES[] = {"", "skinny_n", "skinny_k", "skinny_m", "split", "blas"};
 
 typedef void (*skinny_t)(long, long, long, double, const void *, long, long, const void *, long, long, double,
                          void *, long, void *);
@@ -36,14 +36,14 @@ typedef void (*dgemm64_t)(int, int, int, int64_t, int64_t, int64_t, double, cons
                           int64_t, double, void *, int64_t);
 
 typedef struct {
-    void *blas, *split, *skinny_n, *skinny_k;  /* NULL where there is none; blas NULL: not configured */
+    void *blas, *split, *skinny_n, *skinny_k, *skinny_m;  /* NULL where there is none; blas NULL: not configured */
     long lanes;
 } Kernels;
 
 static Kernels kernels[2];  /* float32, float64 */
 static struct {
     void *set_threads, *get_threads;  /* OpenBLAS's, or NULL */
-    long skinny_work, split_work, update_bytes, max_k, cores;
+    long skinny_work, split_work, update_bytes, max_k, group_k, max_m, cores;
     int ilp64;
 } machine;
 
@@ -75,7 +75,7 @@ static int blas_operand(long s_row, long s_col, long rows, long cols, int *trans
 }
 
 /* Which code runs the product: the skinny kernels from SKINNY_WORK multiply-adds up for the
- * shapes they beat the BLAS on (one side within a vector), else the BLAS, split into blocks
+ * shapes they beat the BLAS on (N within a vector, K or M a few vectors' worth), else the BLAS, split into blocks
  * on mlc's threads when OpenBLAS may use more than one (one owner of the cores); NONE when
  * the operands need a copy first. */
 static int plan(const Kernels *k, const Product *x, long item, Plan *p) {
@@ -88,8 +88,13 @@ static int plan(const Kernels *k, const Product *x, long item, Plan *p) {
             return p->route = SKINNY_N;
         }
         if (K <= machine.max_k && N >= lanes && (x->beta == 0 || M * N * item <= machine.update_bytes)) {
-            p->scratch = K * ((N + lanes - 1) / lanes) * lanes;
+            const long group = machine.group_k * lanes;
+            p->scratch = K * ((N + group - 1) / group) * group;
             return p->route = SKINNY_K;
+        }
+        if (M <= machine.max_m && x->sbj == 1) {
+            p->scratch = K * ((M + 3) / 4 * 4 + lanes) + 2 * M * N;  /* see c_skinny.py */
+            return p->route = SKINNY_M;
         }
     }
     if (!blas_operand(x->sai, x->sak, M, K, &p->ta, &p->lda) || !blas_operand(x->sbk, x->sbj, K, N, &p->tb, &p->ldb))
@@ -109,7 +114,8 @@ static void run(const Kernels *k, const Plan *p, const Product *x, int single, v
     switch (p->route) {
     case SKINNY_N:
     case SKINNY_K:
-        ((skinny_t)(p->route == SKINNY_N ? k->skinny_n : k->skinny_k))(
+    case SKINNY_M:
+        ((skinny_t)(p->route == SKINNY_N ? k->skinny_n : p->route == SKINNY_K ? k->skinny_k : k->skinny_m))(
             M, N, K, x->alpha, x->A, x->sai, x->sak, x->B, x->sbk, x->sbj, x->beta, x->C, N, scratch);
         break;
     case SPLIT:
@@ -217,29 +223,33 @@ static PyObject *py_route(PyObject *module, PyObject *const *args, Py_ssize_t na
     return PyUnicode_FromString(ROUTES[k == NULL ? NONE : p.route]);
 }
 
-/* configure(typenum, blas, split, skinny_n, skinny_k, lanes): one dtype's functions (addresses, 0 for none). */
+/* configure(typenum, blas, split, skinny_n, skinny_k, skinny_m, lanes): one dtype's functions (addresses, 0 for
+ * none). */
 static PyObject *py_configure(PyObject *module, PyObject *args) {
     int typenum;
-    unsigned long long blas, split, skinny_n, skinny_k;
+    unsigned long long blas, split, skinny_n, skinny_k, skinny_m;
     long lanes;
-    if (!PyArg_ParseTuple(args, "iKKKKl", &typenum, &blas, &split, &skinny_n, &skinny_k, &lanes)) return NULL;
+    if (!PyArg_ParseTuple(args, "iKKKKKl", &typenum, &blas, &split, &skinny_n, &skinny_k, &skinny_m, &lanes))
+        return NULL;
     Kernels *k = kernels_for(typenum);
     if (k == NULL || lanes < 1) {
         PyErr_SetString(PyExc_ValueError, "configure: float32 or float64, and lanes >= 1");
         return NULL;
     }
     *k = (Kernels){(void *)(uintptr_t)blas, (void *)(uintptr_t)split, (void *)(uintptr_t)skinny_n,
-                   (void *)(uintptr_t)skinny_k, lanes};
-    if (k->skinny_k == NULL) k->skinny_n = NULL;  /* both or neither */
+                   (void *)(uintptr_t)skinny_k, (void *)(uintptr_t)skinny_m, lanes};
+    if (k->skinny_k == NULL || k->skinny_m == NULL) k->skinny_n = NULL;  /* all or none */
     Py_RETURN_NONE;
 }
 
-/* configure_machine(set_threads, get_threads, ilp64, skinny_work, split_work, update_bytes, max_k, cores) */
+/* configure_machine(set_threads, get_threads, ilp64, skinny_work, split_work, update_bytes, max_k, group_k, max_m,
+ * cores) */
 static PyObject *py_configure_machine(PyObject *module, PyObject *args) {
     unsigned long long set_threads, get_threads;
     int ilp64;
-    if (!PyArg_ParseTuple(args, "KKplllll", &set_threads, &get_threads, &ilp64, &machine.skinny_work,
-                          &machine.split_work, &machine.update_bytes, &machine.max_k, &machine.cores))
+    if (!PyArg_ParseTuple(args, "KKplllllll", &set_threads, &get_threads, &ilp64, &machine.skinny_work,
+                          &machine.split_work, &machine.update_bytes, &machine.max_k, &machine.group_k, &machine.max_m,
+                          &machine.cores))
         return NULL;
     machine.set_threads = (void *)(uintptr_t)set_threads;
     machine.get_threads = (void *)(uintptr_t)get_threads;

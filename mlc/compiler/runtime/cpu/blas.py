@@ -12,7 +12,7 @@ import _cffi_backend
 import numpy as np
 
 from ...codegen import Program
-from ...codegen.c_skinny import LANES, MAX_K, PARALLEL_WORK, skinny_program
+from ...codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M, PARALLEL_WORK, skinny_program
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
 from . import native, toolchain
@@ -148,7 +148,11 @@ def _pointer(a: np.ndarray) -> Any:
 # a train step the operands come cold from memory (the layer's large products evicted them) and
 # the product is as fast on the BLAS's one thread: twice as fast in a hot cache, no faster there.
 SKINNY_WORK = PARALLEL_WORK
-SKINNY_UPDATE_BYTES = 1 << 19  # measured: above this, BLAS's C += A B with small K is 5-10% faster
+# An update C += A B by skinny_k up to this size of C: there each core keeps its half of C (the weights) in
+# its cache from one step to the next (784x500 floats: 88 against 89 us alone, and the tutorials' mlp.py epoch
+# 0.86 against 1.11 s); past it C comes from memory either way, and BLAS's was faster (2048x500: 167 against
+# 141 us).
+SKINNY_UPDATE_BYTES = 1 << 21
 # Multiply-adds from which a product is spread over the cores. Measured on the MLP step's
 # 256x500x10 products (1.3M): one thread 44-78 us, two blocks 33-37 us; the step alternated
 # with 2^21 here: 2.31-2.46 against 2.37-2.64 ms quiet, 5.6-6.6 against 6.7-7.5 ms loaded.
@@ -211,7 +215,7 @@ def _fast_products(dtype: str | None) -> Any:
     def address(library: Any, name: str) -> int:
         return 0 if library is None else native.address(getattr(library[1], name))
     _products.configure(np.dtype(dtype).num, native.address(blas[1][dtype]), address(split, f"gemm_split_{dtype}"),
-                        address(skinny, f"skinny_n_{dtype}"), address(skinny, f"skinny_k_{dtype}"), LANES[dtype])
+                        *(address(skinny, f"skinny_{kind}_{dtype}") for kind in "nkm"), LANES[dtype])
     return _products
 
 
@@ -228,11 +232,11 @@ def _configure_machine() -> None:
     threads = _openblas_threads()
     set_threads, get_threads = (native.address(f) for f in threads) if threads else (0, 0)
     _products.configure_machine(set_threads, get_threads, cblas()[2], SKINNY_WORK, SPLIT_WORK, SKINNY_UPDATE_BYTES,
-                                MAX_K, CORES)
+                                MAX_K, GROUP_K, MAX_M, CORES)
 
 
 def route(A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> str:
-    """The code ``gemm`` runs these operands through: ``"skinny_n"``, ``"skinny_k"``,
+    """The code ``gemm`` runs these operands through: ``"skinny_n"``, ``"skinny_k"``, ``"skinny_m"``,
     ``"split"`` or ``"blas"``; ``""`` where ``_products.c`` does not take them as they are."""
     fast = _fast_products(_BLAS_DTYPES.get(C.dtype.char))
     return "" if fast is None else fast.route(1.0, A, B, beta, C)
