@@ -206,6 +206,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         unit_test = " && ".join(f"rst[{j}L] == 1" for j in range(nin)) or "1"
         simd_pragma = f"#pragma omp simd reduction({simd}:acc)" if simd else ""
         parallel_pragma = f"#pragma omp parallel for simd schedule(static) reduction({simd or '+'}:acc)"
+        parallel_blocks = "#pragma omp parallel for schedule(static) reduction(+:acc)"
         accumulate = f"{' '.join(body)} acc = {combine.format(acc='acc', v=res)};"
 
         def loop(pragma: str, offsets: str, length: str = "inner") -> str:
@@ -214,30 +215,35 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
             for (long q = 0; q < {length}; q++) {{ {offsets} {accumulate} }}
         }}"""
 
-        def contiguous_run(length: str, base: str) -> str:
-            """Accumulates ``length`` values that follow each other from offsets ``{base}{n}``."""
-            at = " ".join(f"const long a{n} = {base}{n} + q;" for n in names)
-            if not (k.reduce_op == "add" and k.acc_dtype == "float64" and k.out_dtype == "float32"):
-                return loop(simd_pragma, at, length)
-            # float32 sums: blocks of 256 summed in float32 vectors (twice the lanes of double),
-            # each block's sum added in double: as accurate as one double accumulator to about an ulp
+        float_blocks = k.reduce_op == "add" and k.acc_dtype == "float64" and k.out_dtype == "float32"
+
+        def blocked_sum(length: str, at: str, pragma: str = "") -> str:
+            """float32 sums: blocks of 256 summed in float32 vectors (twice the lanes of double),
+            each block's sum added in double: as accurate as one double accumulator to about an
+            ulp. Whole blocks get a loop of constant length (GCC vectorizes it better); ``pragma``
+            shares the blocks among threads."""
             part_step = f"{' '.join(body)} part += {res};"
-            # runs that are whole blocks get a loop of constant length (GCC vectorizes it better)
             return f"""{{
-            if ({length} % 256 == 0) for (long q0 = 0; q0 < {length}; q0 += 256) {{
+            const long blocks = ({length} + 255) / 256;
+            {pragma}
+            for (long blk = 0; blk < blocks; blk++) {{
+                const long q0 = blk * 256;
                 {out_t} part = 0;
-                #pragma omp simd reduction(+:part)
-                for (long q = q0; q < q0 + 256; q++) {{ {at} {part_step} }}
-                acc += part;
-            }}
-            else for (long q0 = 0; q0 < {length}; q0 += 256) {{
-                const long q1 = q0 + 256 < {length} ? q0 + 256 : {length};
-                {out_t} part = 0;
-                #pragma omp simd reduction(+:part)
-                for (long q = q0; q < q1; q++) {{ {at} {part_step} }}
+                if (q0 + 256 <= {length}) {{
+                    #pragma omp simd reduction(+:part)
+                    for (long q = q0; q < q0 + 256; q++) {{ {at} {part_step} }}
+                }} else {{
+                    #pragma omp simd reduction(+:part)
+                    for (long q = q0; q < {length}; q++) {{ {at} {part_step} }}
+                }}
                 acc += part;
             }}
         }}"""
+
+        def contiguous_run(length: str, base: str) -> str:
+            """Accumulates ``length`` values that follow each other from offsets ``{base}{n}``."""
+            at = " ".join(f"const long a{n} = {base}{n} + q;" for n in names)
+            return blocked_sum(length, at) if float_blocks else loop(simd_pragma, at, length)
         # Two reduced axes (a batch and a spatial axis, as batch normalization reduces): nested
         # loops instead of an index computed per element, the inner one a contiguous run where it is.
         rdouble = " ".join(f"const long a{n} = b{n} + q0 * rst[{2 * j}L] + q1 * rst[{2 * j + 1}L];"
@@ -298,7 +304,7 @@ void {name}_strided(int ndim, void* pshape, void* pstrides, {ptr_args}) {{
         split = "" if not simd or k.ndim - 1 not in k.reduce_axes else f"""if (outer == 1 && nr == 1 && inner > {self.threshold // 4} && {unit_test}) {{
         {kzero}
         {acc_t} acc = {init};
-        {loop(parallel_pragma, runit)}
+        {blocked_sum("inner", runit, parallel_blocks) if float_blocks else loop(parallel_pragma, runit)}
         out[0] = ({out_t})acc;
         return;
     }}"""
