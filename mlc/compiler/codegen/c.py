@@ -42,6 +42,13 @@ static inline void mlc_thread_share(long n, long* lo, long* hi) {
 
 GATHER_BLOCK = 256  # elements of a strided row copied to the stack at a time
 
+# GCC targets 256-bit vectors on AVX-512 machines unless told otherwise; a loop that calls vector
+# math then calls libmvec's 8-lane functions, where the 16-lane ones took half the time (tanh of
+# 128K floats: 121 against 64 us, the same ulps). Plain arithmetic keeps GCC's choice.
+WIDE_MATH = ('#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)\n#pragma GCC push_options\n'
+             '#pragma GCC target("prefer-vector-width=512")\n#endif\n')
+END_WIDE_MATH = '#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)\n#pragma GCC pop_options\n#endif\n'
+
 
 def vector_declarations() -> str:
     """Declare libm functions as having SIMD versions, so loops over them vectorise (libmvec)."""
@@ -330,6 +337,11 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
 }}
 """
 
+    def _wide_math(self, source: str) -> str:
+        """``source`` built for 512-bit vectors where it calls vector math (see ``WIDE_MATH``)."""
+        calls = self.vector_math and any(f"{name}f(" in source or f"{name}(" in source for name in VECTOR_MATH)
+        return f"{WIDE_MATH}{source}{END_WIDE_MATH}" if calls and source else source
+
     def render(self, kernels: Sequence[tuple[str, LoopKernel]]) -> Program:
         """One program holding ``kernels``; its ``units`` hold one kernel each (the header
         and that kernel), so a toolchain can cache and build each kernel on its own, and any
@@ -349,6 +361,7 @@ void {name}_reduce(int nk, int nr, void* pkshape, void* prshape, void* pkst, voi
                 body = self.reduction(name, k)
                 own = (EntryPoint(f"{name}_reduce", (("int", "int"), ("int", "int")) + (("shape", "int64"),) * 4
                                   + buffers),)
+            run, body, strided = (self._wide_math(part) for part in (run, body, strided))
             bodies += [run, body]
             entries += own
             units.append(Program("c", f"{header}\n{run}{body}", own))

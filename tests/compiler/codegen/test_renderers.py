@@ -58,6 +58,15 @@ def test_renderers_differ_only_in_spelling():
     assert "expf(in0[i])" in renderer_for("cuda").render([("k0", k)]).source
 
 
+def test_c_loops_that_call_vector_math_ask_for_the_widest_vectors():
+    from mlc.compiler.codegen.c import WIDE_MATH, CRenderer
+    math = LoopKernel(("float32",), (False,), (("tanh", (("i", 0),), "float32"),), "float32", 1)
+    plain = LoopKernel(("float32",), (False,), (("add", (("i", 0), ("i", 0)), "float32"),), "float32", 1)
+    assert WIDE_MATH in CRenderer(vector_math=True).render([("k0", math)]).source
+    assert WIDE_MATH not in CRenderer(vector_math=True).render([("k0", plain)]).source
+    assert WIDE_MATH not in CRenderer(vector_math=False).render([("k0", math)]).source  # scalar calls: no vectors
+
+
 def test_c_row_loops_are_written_once():
     # the loop over rows of a strided or reduction kernel is one loop with an if() clause, not a
     # parallel and a serial copy: the C compiler's time is most of a cold compile
