@@ -170,7 +170,7 @@ void skinny_k_{dtype}(long M, long N, long K, double alpha_, const void* pa, lon
     #pragma omp parallel for schedule(static) PARALLEL
     for (long b = 0; b < blocks; b++) {{
         const long i0 = b * ROWS_K, n = M - i0 < ROWS_K ? M - i0 : ROWS_K;
-        {t} a[ROWS_K][{MAX_K}] = {{{{0}}}}, out[L];
+        {t} a[ROWS_K][{MAX_K}] = {{{{0}}}}, out[ROWS_K][TILES_K * L];
         for (long r = 0; r < n; r++) for (long k = 0; k < K; k++) a[r][k] = alpha * A[(i0 + r) * sai + k * sak];
         for (long j = 0; j < Np; j += TILES_K * L) {{
             {v} acc[ROWS_K][TILES_K][P] = {{{{{{0}}}}}};
@@ -179,21 +179,15 @@ void skinny_k_{dtype}(long M, long N, long K, double alpha_, const void* pa, lon
                 EACH(s, TILES_K) LOAD(bk[s], Bp + k * Np + j + s * L);
                 EACH(r, ROWS_K) EACH(s, TILES_K) EACH(p, P) acc[r][s][p] += a[r][k] * bk[s][p];
             }}
-            EACH(r, ROWS_K) EACH(s, TILES_K) if (r < n && j + s * L < N) {{
-                {t}* c = C + (i0 + r) * ldc + j + s * L;
-                const long w = N - j - s * L < L ? N - j - s * L : L;
-                if (w == L) {{
-                    if (beta != 0) {{ {v} old[P]; LOAD(old, c); EACH(p, P) acc[r][s][p] += beta * old[p]; }}
-                    STORE(c, acc[r][s]);
-                }} else {{
-                    STORE(out, acc[r][s]);
-                    put_{dtype}(c, out, w, 1, beta);
-                }}
-            }}
+            EACH(r, ROWS_K) EACH(s, TILES_K) STORE(out[r] + s * L, acc[r][s]);
+            const long w = N - j < TILES_K * L ? N - j : TILES_K * L;
+            for (long r = 0; r < n; r++) put_{dtype}(C + (i0 + r) * ldc + j, out[r], w, 1, beta);
         }}
     }}
 }}
 
+#pragma GCC push_options
+#pragma GCC optimize ("O2", "tree-vectorize", "vect-cost-model=dynamic")  /* as fast as -O3, 0.1 s less to build */
 {_row_blocks(dtype)}
 void skinny_m_{dtype}(long M, long N, long K, double alpha_, const void* pa, long sai, long sak, const void* pb,
                       long sbk, long sbj, double beta_, void* pc, long ldc, void* pwork) {{
@@ -234,6 +228,8 @@ void skinny_m_{dtype}(long M, long N, long K, double alpha_, const void* pa, lon
     }}
 }}
 
+#pragma GCC pop_options
+
 void skinny_vector_bytes_{dtype}(long* out) {{  /* the machine vector these kernels were built for */
     *out = VB;
 }}
@@ -255,18 +251,16 @@ def _row_blocks(dtype: str) -> str:
     of ``B'`` feeds ``R`` multiply-adds, each with its element of ``A'`` broadcast from memory."""
     t, v = CTYPES[dtype], f"vec_{dtype}"
     return "".join(f"""
-static inline void skinny_m{R}_{dtype}(long K, const {t}* a, const {t}* b, long sbk, {t}* c, long ldc, long n, long w,
-                                      {t} beta) {{
+static __attribute__((noinline)) void skinny_m{R}_{dtype}(long K, const {t}* a, const {t}* b, long sbk, {t}* c, long ldc,
+                                                         long n, long w, {t} beta) {{
     {v} acc[{R}][P] = {{{{{{0}}}}}};
     for (long k = 0; k < K; k++) {{
         {v} bk[P]; LOAD(bk, b + k * sbk);
         EACH(r, {R}) EACH(p, P) acc[r][p] += a[k * {R} + r] * bk[p];
     }}
-    EACH(r, {R}) if (r < n) {{
-        {t} out[L];
-        STORE(out, acc[r]);
-        put_{dtype}(c + r * ldc, out, w, 1, beta);
-    }}
+    {t} out[{R}][L];
+    EACH(r, {R}) STORE(out[r], acc[r]);
+    for (long r = 0; r < n; r++) put_{dtype}(c + r * ldc, out[r], w, 1, beta);
 }}""" for R in ROW_BLOCKS)
 
 
