@@ -18,7 +18,7 @@ threads: below it, in a train step the operands come cold from memory and the pr
 faster than the BLAS's.
 
 For a small batch, OpenBLAS used half the machine's multiply-adds (784x500 weights, batch 20:
-``x @ W`` 150-180 us on two cores where ``skinny_m`` takes 130) and the split update and
+``x @ W`` 150-180 us on two cores where ``skinny_m`` takes 100-125) and the split update and
 product passed the weights between the cores' caches every step. Here each core keeps its
 half of the weights' rows in its cache through the update (``skinny_k``, rows of ``C`` in
 static halves), the product (``skinny_m`` halves ``k`` when ``B'`` has more rows than columns:
@@ -28,7 +28,7 @@ flat halves): the train part of the tutorials' mlp.py epoch went from 1.11 to 0.
 Each element of ``C`` is summed in the order of ``k`` (by one thread, or in ``skinny_m``'s
 two fixed halves), so the bits do not depend on the number of threads. ``work`` is scratch
 the caller gives: ``K * LANES`` elements for ``skinny_n``, ``K * round_up(N, GROUP_K *
-LANES)`` for ``skinny_k``, and ``K * (round_up(M, 4) + LANES) + 2 * M * N`` for ``skinny_m``.
+LANES)`` for ``skinny_k``, and ``K * (M + 4 + TILES_M * LANES) + 2 * M * N`` for ``skinny_m``.
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ CTYPES = {"float32": "float", "float64": "double"}
 LANES = {"float32": 16, "float64": 8}  # one 64-byte tile
 MAX_K = 32  # skinny_k's largest K
 GROUP_K = 4  # skinny_k pads B''s rows to whole groups of this many tiles
-MAX_M = 24  # skinny_m's largest M: one accumulator per row of C, each a tile of B's row
-ROW_BLOCKS = tuple(range(4, MAX_M + 1, 4))  # skinny_m's row counts, rounded up (rows past M read zeros)
+MAX_M = 24  # skinny_m's largest M: two blocks of rows
+ROW_BLOCKS = tuple(range(4, MAX_M // 2 + 1, 2))  # skinny_m's rows per block, rounded up (rows past M read zeros)
+TILES_M = 2  # skinny_m's tiles per block: two loads of B' feed up to 24 multiply-adds
 PARALLEL_WORK = 1 << 22  # multiply-adds (about 100 us on one core) from which the blocks are shared among the threads:
 # below, a thread that another process has descheduled stalls the product longer than a second thread saves
 
@@ -67,7 +68,7 @@ MACHINE = """#if defined(__AVX512F__)
 #define ROWS_K MIN(ACC, 4)  /* rows of C per block in skinny_k */
 #define TILES_K MIN(GROUP_K, ACC / ROWS_K)  /* tiles of C's columns per block in skinny_k: 1, 2 or GROUP_K */
 #define COLS MIN(ACC, L)  /* columns of C per pass in skinny_n over columns of A */
-#define EACH(i, n) _Pragma("GCC unroll 32") for (int i = 0; i < (n); i++)  /* skinny_m: up to MAX_M rows */
+#define EACH(i, n) _Pragma("GCC unroll 16") for (int i = 0; i < (n); i++)
 /* A tile from memory into P vectors, and back: one vector load or store each (memcpy of the
  * whole tile would go through the stack). The accumulators are only ever indexed by
  * constants, so that they stay in registers. */
@@ -193,29 +194,35 @@ void skinny_m_{dtype}(long M, long N, long K, double alpha_, const void* pa, lon
                       long sbk, long sbj, double beta_, void* pc, long ldc, void* pwork) {{
     const {t}* A = pa; const {t}* B = pb; {t}* C = pc;
     const {t} alpha = alpha_, beta = beta_;
-    const long R = (M + 3) / 4 * 4, full = N / L, tiles = (N + L - 1) / L;
+    const long blocks = (M + {MAX_M // 2 - 1}) / {MAX_M // 2}, even = ((M + blocks - 1) / blocks + 1) / 2 * 2;
+    const long R = even < {ROW_BLOCKS[0]} ? {ROW_BLOCKS[0]} : even, Mp = blocks * R;
+    const long W = {TILES_M} * L, full = N / W, tiles = (N + W - 1) / W;
     const long parts = M * N * K > {PARALLEL_WORK} && K > N ? 2 : 1;  /* halves of k, each summed apart */
-    {t}* Ap = pwork;  /* A' column by column, R rows (zeros past M), alpha in: K * R */
-    {t}* Bt = Ap + K * R;  /* B''s last tile, zeros past N: K * L */
-    {t}* sums = Bt + K * L;  /* the parts' products: parts * M * N */
+    {t}* Ap = pwork;  /* A' column by column, Mp rows (zeros past M), alpha in: K * Mp */
+    {t}* Bt = Ap + K * Mp;  /* B''s last columns, zeros past N: K * W */
+    {t}* sums = Bt + K * W;  /* the parts' products: parts * M * N */
     #pragma omp parallel PARALLEL
     {{
         #pragma omp for schedule(static)
         for (long k = 0; k < K; k++) {{
-            for (long i = 0; i < R; i++) Ap[k * R + i] = i < M ? alpha * A[i * sai + k * sak] : 0;
-            for (long j = full * L; j < tiles * L; j++) Bt[k * L + j - full * L] = j < N ? B[k * sbk + j] : 0;
+            for (long i = 0; i < Mp; i++) Ap[k * Mp + i] = i < M ? alpha * A[i * sai + k * sak] : 0;
+            for (long j = full * W; j < tiles * W; j++) Bt[k * W + j - full * W] = j < N ? B[k * sbk + j] : 0;
         }}
         #pragma omp for schedule(static)
         for (long q = 0; q < parts * tiles; q++) {{
             const long part = q / tiles, tile = q % tiles, k0 = K * part / parts, k1 = K * (part + 1) / parts;
             const int last = tile == full;
-            const long stride = last ? L : sbk, w = last ? N - full * L : L;
-            const {t}* a = Ap + k0 * R; const {t}* b = (last ? Bt : B + tile * L) + k0 * stride;
-            {t}* c = parts == 1 ? C + tile * L : sums + part * M * N + tile * L;
+            const long stride = last ? W : sbk, w = last ? N - full * W : W;
+            const {t}* b = (last ? Bt : B + tile * W) + k0 * stride;
             const long ld = parts == 1 ? ldc : N;
             const {t} to_old = parts == 1 ? beta : 0;
-            switch (R) {{
-{_row_block_cases(dtype)}            }}
+            for (long i0 = 0; i0 < M; i0 += R) {{  /* each block of rows reads the tile of B' again, from the cache */
+                const {t}* a = Ap + k0 * Mp + i0;
+                {t}* c = (parts == 1 ? C + i0 * ldc : sums + part * M * N + i0 * N) + tile * W;
+                const long n = M - i0 < R ? M - i0 : R;
+                switch (R) {{
+{_row_block_cases(dtype)}                }}
+            }}
         }}
         if (parts == 2) {{
             #pragma omp for schedule(static)
@@ -245,25 +252,32 @@ void skinny_vector_bytes_{dtype}(long* out) {{  /* the machine vector these kern
 
 
 def _row_blocks(dtype: str) -> str:
-    """``skinny_m``'s inner kernels, one per row count ``R``: ``R`` rows of ``C`` by one tile
-    of columns, ``w`` of them kept and rows from ``n`` on not written; ``a`` holds ``A'``
-    column by column (``R`` apart), ``b`` the tile's rows of ``B'`` (``sbk`` apart). One load
-    of ``B'`` feeds ``R`` multiply-adds, each with its element of ``A'`` broadcast from memory."""
+    """``skinny_m``'s inner kernels, one per row count ``R``: ``R`` rows of ``C`` by
+    ``TILES_M`` tiles of columns, ``w`` of them kept and rows from ``n`` on not written; ``a``
+    holds ``A'`` column by column (``lda`` apart), ``b`` the rows of ``B'`` (``sbk`` apart).
+    Each multiply-add broadcasts its element of ``A'`` from memory: ``TILES_M`` loads of
+    ``B'`` and ``R`` broadcasts feed ``R * TILES_M`` of them (one tile: 21 loads for 20, and a
+    step of the tutorials' mlp.py took 124 us on ``x @ W`` against 103 with two)."""
     t, v = CTYPES[dtype], f"vec_{dtype}"
-    return "".join(f"""
-static __attribute__((noinline)) void skinny_m{R}_{dtype}(long K, const {t}* a, const {t}* b, long sbk, {t}* c,
-                                                         long ldc, long n, long w, {t} beta) {{
-    {v} acc[{R}][P] = {{{{{{0}}}}}};
+    put_rows = f"""
+static __attribute__((noinline)) void put_rows_{dtype}({t}* c, long ldc, const {t}* out, long n, long w, {t} beta) {{
+    for (long r = 0; r < n; r++) put_{dtype}(c + r * ldc, out + r * {TILES_M} * L, w, 1, beta);  /* one for every R */
+}}"""
+    return put_rows + "".join(f"""
+static __attribute__((noinline)) void skinny_m{R}_{dtype}(long K, const {t}* a, long lda, const {t}* b, long sbk,
+                                                         {t}* c, long ldc, long n, long w, {t} beta) {{
+    {v} acc[{R}][{TILES_M}][P] = {{{{{{0}}}}}};
     for (long k = 0; k < K; k++) {{
-        {v} bk[P]; LOAD(bk, b + k * sbk);
-        EACH(r, {R}) EACH(p, P) acc[r][p] += a[k * {R} + r] * bk[p];
+        {v} bk[{TILES_M}][P];
+        EACH(s, {TILES_M}) LOAD(bk[s], b + k * sbk + s * L);
+        EACH(r, {R}) EACH(s, {TILES_M}) EACH(p, P) acc[r][s][p] += a[k * lda + r] * bk[s][p];
     }}
-    {t} out[{R}][L];
-    EACH(r, {R}) STORE(out[r], acc[r]);
-    for (long r = 0; r < n; r++) put_{dtype}(c + r * ldc, out[r], w, 1, beta);
+    {t} out[{R}][{TILES_M} * L];
+    EACH(r, {R}) EACH(s, {TILES_M}) STORE(out[r] + s * L, acc[r][s]);
+    put_rows_{dtype}(c, ldc, out[0], n, w, beta);
 }}""" for R in ROW_BLOCKS)
 
 
 def _row_block_cases(dtype: str) -> str:
-    call = "(k1 - k0, a, b, stride, c, ld, M, w, to_old); break;\n"
-    return "".join(f"            case {R}: skinny_m{R}_{dtype}{call}" for R in ROW_BLOCKS)
+    call = "(k1 - k0, a, Mp, b, stride, c, ld, n, w, to_old); break;\n"
+    return "".join(f"                case {R}: skinny_m{R}_{dtype}{call}" for R in ROW_BLOCKS)

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from mlc.compiler.codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M
+from mlc.compiler.codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M, TILES_M
 from mlc.compiler.runtime.cpu import blas
 
 pytestmark = pytest.mark.skipif(blas._skinny_library("float32") is None, reason="no C compiler")
@@ -30,7 +30,7 @@ def skinny(kind, alpha, A, B, beta, C):
     dtype, (M, K), N = C.dtype.name, A.shape, B.shape[1]
     lanes, item = LANES[dtype], C.itemsize
     group = GROUP_K * lanes
-    sizes = {"n": K * lanes, "k": K * -(-N // group) * group, "m": K * (-(-M // 4) * 4 + lanes) + 2 * M * N}
+    sizes = {"n": K * lanes, "k": K * -(-N // group) * group, "m": K * (M + 4 + TILES_M * lanes) + 2 * M * N}
     scratch = np.empty(sizes[kind] + 64, dtype)
     aligned = scratch[(-scratch.ctypes.data % 64) // item:]
     kernel = getattr(blas._skinny_library(dtype)[1], f"skinny_{kind}_{dtype}")
@@ -73,7 +73,7 @@ def test_small_k_equals_numpy(rng, dtype, M, K, a_layout, b_layout):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("M", [1, 3, 4, 5, 20, MAX_M])
+@pytest.mark.parametrize("M", [1, 3, 4, 5, 13, 20, MAX_M])  # 13: two blocks of 8 rows, the last padded
 @pytest.mark.parametrize("a_layout", ["rows", "transposed", "column step", "reversed"])  # packed: any layout
 @pytest.mark.parametrize("b_layout", ["rows", "row step"])  # B contiguous along its columns
 def test_small_m_equals_numpy(rng, dtype, M, a_layout, b_layout):

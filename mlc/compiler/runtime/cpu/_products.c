@@ -43,7 +43,7 @@ typedef struct {
 static Kernels kernels[2];  /* float32, float64 */
 static struct {
     void *set_threads, *get_threads;  /* OpenBLAS's, or NULL */
-    long skinny_work, split_work, update_bytes, max_k, group_k, max_m, cores;
+    long skinny_work, split_work, update_bytes, max_k, group_k, max_m, tiles_m, cores;
     int ilp64;
 } machine;
 
@@ -93,7 +93,7 @@ static int plan(const Kernels *k, const Product *x, long item, Plan *p) {
             return p->route = SKINNY_K;
         }
         if (M <= machine.max_m && x->sbj == 1) {
-            p->scratch = K * ((M + 3) / 4 * 4 + lanes) + 2 * M * N;  /* see c_skinny.py */
+            p->scratch = K * (M + 4 + machine.tiles_m * lanes) + 2 * M * N;  /* see c_skinny.py */
             return p->route = SKINNY_M;
         }
     }
@@ -243,13 +243,13 @@ static PyObject *py_configure(PyObject *module, PyObject *args) {
 }
 
 /* configure_machine(set_threads, get_threads, ilp64, skinny_work, split_work, update_bytes, max_k, group_k, max_m,
- * cores) */
+ * tiles_m, cores) */
 static PyObject *py_configure_machine(PyObject *module, PyObject *args) {
     unsigned long long set_threads, get_threads;
     int ilp64;
-    if (!PyArg_ParseTuple(args, "KKplllllll", &set_threads, &get_threads, &ilp64, &machine.skinny_work,
+    if (!PyArg_ParseTuple(args, "KKpllllllll", &set_threads, &get_threads, &ilp64, &machine.skinny_work,
                           &machine.split_work, &machine.update_bytes, &machine.max_k, &machine.group_k, &machine.max_m,
-                          &machine.cores))
+                          &machine.tiles_m, &machine.cores))
         return NULL;
     machine.set_threads = (void *)(uintptr_t)set_threads;
     machine.get_threads = (void *)(uintptr_t)get_threads;

@@ -12,7 +12,7 @@ import _cffi_backend
 import numpy as np
 
 from ...codegen import Program
-from ...codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M, PARALLEL_WORK, skinny_program
+from ...codegen.c_skinny import GROUP_K, LANES, MAX_K, MAX_M, PARALLEL_WORK, TILES_M, skinny_program
 from ...graph import Apply
 from ...ops.blas import Dot, Gemm
 from . import native, toolchain
@@ -232,7 +232,7 @@ def _configure_machine() -> None:
     threads = _openblas_threads()
     set_threads, get_threads = (native.address(f) for f in threads) if threads else (0, 0)
     _products.configure_machine(set_threads, get_threads, cblas()[2], SKINNY_WORK, SPLIT_WORK, SKINNY_UPDATE_BYTES,
-                                MAX_K, GROUP_K, MAX_M, CORES)
+                                MAX_K, GROUP_K, MAX_M, TILES_M, CORES)
 
 
 def route(A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> str:
