@@ -48,6 +48,36 @@ def test_split_products_are_the_same_bits_whatever_the_thread_count(rng):
     assert all(np.array_equal(r, results[0]) for r in results)
 
 
+@pytest.mark.skipif(blas.CORES < 2 or blas._libgomp() is None, reason="one core, or no libgomp: nothing to hold")
+@pytest.mark.parametrize("shape", [(256, 784, 500), (20, 784, 500)])  # split; skinny_m where it pays
+def test_on_a_busy_machine_products_run_on_one_thread_to_the_same_bits(rng, shape, monkeypatch):
+    import time
+    M, K, N = shape
+    A, B = operands(rng, "float32", M, K, N, 0, 0)
+    threads = blas._libgomp().omp_get_max_threads()
+
+    def product_when(rate: float) -> tuple[bool, np.ndarray]:
+        """The product, with the machine busy from ``rate`` preemptions a second."""
+        monkeypatch.setattr(blas, "BUSY_RATE", rate)
+        blas._configure_machine.cache_clear()
+        blas._configure_machine()
+        blas._products.busy()
+        time.sleep(0.06)  # past the window: the next look counts
+        busy, C = blas._products.busy(), np.empty((M, N), "float32")
+        blas.gemm(1.0, A, B, 0.0, C)
+        return busy, C
+    try:
+        busy, held = product_when(-1.0)  # every window counts as busy
+        quiet, shared = product_when(1e12)  # none does
+    finally:
+        monkeypatch.undo()
+        blas._configure_machine.cache_clear()
+        blas._configure_machine()
+    assert busy and not quiet
+    assert np.array_equal(held, shared)
+    assert blas._libgomp().omp_get_max_threads() == threads  # held to one for the product only
+
+
 def test_products_leave_openblas_thread_count_as_it_was(rng):
     before = blas.blas_threads()
     A, B = operands(rng, "float64", 300, 300, 300, 0, 0)
