@@ -7,6 +7,9 @@
  * does not take (other dtypes, operands the BLAS cannot read without a copy) returns to the
  * Python path. Built when mlc is installed (setup.py). */
 #define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  /* RUSAGE_THREAD */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,11 @@
 #include <sys/resource.h>
 #include <time.h>
 #define HAVE_RUSAGE 1
+#ifdef RUSAGE_THREAD
+#define WHO RUSAGE_THREAD  /* this thread's preemptions: not those of other libraries' idle spinning threads */
+#else
+#define WHO RUSAGE_SELF
+#endif
 #endif
 #include <Python.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
@@ -165,9 +173,9 @@ static Kernels *prepare(PyArrayObject *A, PyArrayObject *B, PyArrayObject *C, Pr
     return plan(k, x, item, p) == NONE ? NULL : k;
 }
 
-/* Whether other processes are taking this one's cores: the kernel preempted it more than
- * busy_rate times a second over the last window (a quiet 2-core machine: 20-40, with one or
- * two spinning processes: 170-250). Looked at once a window, by the thread holding the GIL. */
+/* Whether other processes are taking this one's cores: the kernel preempted the calling thread
+ * (where Linux counts per thread; else the process) more than busy_rate times a second over the
+ * last window. Looked at once a window, by the thread holding the GIL. */
 static int machine_busy(void) {
 #ifdef HAVE_RUSAGE
     static double last_time = -1;
@@ -178,7 +186,7 @@ static int machine_busy(void) {
     const double t = now.tv_sec + 1e-9 * now.tv_nsec;
     if (last_time < 0 || t - last_time >= BUSY_WINDOW) {
         struct rusage usage;
-        if (getrusage(RUSAGE_SELF, &usage) == 0) {
+        if (getrusage(WHO, &usage) == 0) {
             if (last_time >= 0) busy = (usage.ru_nivcsw - last_count) > machine.busy_rate * (t - last_time);
             last_time = t;
             last_count = usage.ru_nivcsw;

@@ -227,10 +227,11 @@ def _skinny_pays() -> bool:
     return toolchain.vector_bytes() == 64
 
 
-# Preemptions a second of this process from which the machine counts as busy and the products
-# that share their blocks among the threads run them on one (``_products.c``): measured over a
-# tutorial epoch, 20-40 on the quiet 2-core machine, 170-250 with one or two spinning processes.
-BUSY_RATE = 100.0
+# Preemptions a second of the thread running the products from which the machine counts as busy
+# and the products that share their blocks among the threads run them on one (``_products.c``):
+# measured over a tutorial epoch, 7-12 on the quiet 2-core machine (43-57 right after NumPy's
+# threaded products), 110 with two spinning processes and 730 with one.
+BUSY_RATE = 75.0
 
 
 @lru_cache(maxsize=None)
