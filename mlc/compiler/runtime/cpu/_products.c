@@ -32,7 +32,7 @@
 #define NO_TRANS 111
 #define TRANS 112
 #define RELEASE_GIL_AT 32768  /* multiply-adds: larger products let other Python threads run */
-#define BUSY_WINDOW 0.05  /* seconds between two looks at how often the kernel preempted this process */
+#define BUSY_WINDOW 0.05  /* seconds between two looks at how often the kernel preempted this thread */
 
 enum { NONE, SKINNY_N, SKINNY_K, SKINNY_M, SPLIT, BLAS };
 static const char *ROUTES[] = {"", "skinny_n", "skinny_k", "skinny_m", "split", "blas"};
@@ -175,7 +175,8 @@ static Kernels *prepare(PyArrayObject *A, PyArrayObject *B, PyArrayObject *C, Pr
 
 /* Whether other processes are taking this one's cores: the kernel preempted the calling thread
  * (where Linux counts per thread; else the process) more than busy_rate times a second over the
- * last window. Looked at once a window, by the thread holding the GIL. */
+ * last window. Looked at once a window, by whichever thread holds the GIL then (products called
+ * from several Python threads may misjudge a window: they then run on one thread, same bits). */
 static int machine_busy(void) {
 #ifdef HAVE_RUSAGE
     static double last_time = -1;
@@ -201,9 +202,9 @@ static int machine_busy(void) {
 /* Run a planned product (the GIL released for large ones); -1 with MemoryError when the
  * scratch of a skinny kernel cannot be had. On a busy machine, a product that would share
  * its blocks among the OpenMP threads runs them all on this one: each parallel product
- * waited for whichever thread another process had descheduled (with two spinning processes,
- * the tutorials' logistic_sgd epoch went from 0.150 to 0.114 s and mlp.py's from 10.1 to
- * 3.6 s, medians alternated in one process). The blocks are the same, and so are the bits. */
+ * waited for whichever thread another process had descheduled (the tutorials' logistic_sgd
+ * epoch, medians alternated in one process: 0.159 -> 0.126 s with two spinning processes,
+ * 0.109 -> 0.092 s with one). The blocks are the same, and so are the bits. */
 static int execute(const Kernels *k, const Plan *p, const Product *x, int typenum) {
     void *scratch = NULL;
     if (p->scratch) {  /* vectors of 64 bytes: aligned as such */
