@@ -2,7 +2,6 @@
 (``toolchain``), BLAS through NumPy's OpenBLAS (``blas``), thunks by op type (``thunks``)."""
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Any, Callable
 
@@ -23,12 +22,10 @@ def set_num_threads(n: int) -> bool:
     keeping every core's worth of busy-waiting threads slows all of them down many times.
     Returns whether OpenBLAS was found and told."""
     found = blas.set_blas_threads(n)
-    os.environ["OMP_NUM_THREADS"] = str(n)  # libgomp reads it when the first kernel loads it
-    try:
-        gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-    except OSError:
-        return found
-    gomp.omp_set_num_threads(ctypes.c_int(int(n)))  # already loaded: tell it directly
+    os.environ["OMP_NUM_THREADS"] = str(n)  # for OpenMP runtimes loaded later (other libraries')
+    gomp = blas._libgomp()
+    if gomp is not None:
+        gomp.omp_set_num_threads(int(n))
     return found
 
 

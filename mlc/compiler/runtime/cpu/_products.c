@@ -212,7 +212,7 @@ static int execute(const Kernels *k, const Plan *p, const Product *x, int typenu
         if ((scratch = aligned_alloc(64, bytes)) == NULL) { PyErr_NoMemory(); return -1; }
     }
     const int single = typenum == NPY_FLOAT32;
-    const int shared = p->route == SPLIT ? p->blocks > 1 : p->route != BLAS && x->M * x->N * x->K > machine.skinny_work;
+    const int shared = p->route == SPLIT ? p->blocks > 1 : p->route != BLAS;  /* skinny: taken where they share */
     const int threads = shared && machine.set_omp != NULL && machine_busy() ? ((int (*)(void))machine.get_omp)() : 0;
     if (threads) ((void (*)(int))machine.set_omp)(1);
     if (x->M * x->N * x->K >= RELEASE_GIL_AT) {
